@@ -1,0 +1,759 @@
+//! The layer walker: streams one layer's tar once and tells a [`Visitor`] about every entry,
+//! as data. Nothing is extracted, no link is followed, no name is trusted.
+//!
+//! Bytes flow: blob → digest check → decompression (sniffed) → limits → tar → visitor. The
+//! blob is read to its end even after the tar ends, so its digest is always checked.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use customs_core::{Digest, Skipped};
+use sha2::{Digest as _, Sha256};
+
+use crate::blob::{Compression, Mismatch, VerifyingReader, decompress};
+use crate::{Image, ImageError, LayerContent};
+
+/// A tar member path made safe: relative, `.` and `..` resolved inside the image root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NormalizedPath {
+    /// The path, no leading `/`, no `.` or `..` components; empty for the root itself.
+    pub path: String,
+    /// The raw name was absolute.
+    pub absolute: bool,
+    /// A `..` tried to climb above the root (clamped there, as a chroot would).
+    pub escapes: bool,
+}
+
+/// Normalizes a raw tar member name. Invalid UTF-8 is replaced, never trusted.
+pub fn normalize_path(raw: &[u8]) -> NormalizedPath {
+    let s = String::from_utf8_lossy(raw);
+    let absolute = s.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    let mut escapes = false;
+    for c in s.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    escapes = true;
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    NormalizedPath {
+        path: parts.join("/"),
+        absolute,
+        escapes,
+    }
+}
+
+/// What an entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Regular file.
+    File,
+    /// Directory.
+    Dir,
+    /// Symbolic link.
+    Symlink,
+    /// Hard link to an earlier entry.
+    Hardlink,
+    /// Character device.
+    CharDevice,
+    /// Block device.
+    BlockDevice,
+    /// Named pipe.
+    Fifo,
+    /// Anything else (sockets, unknown tar types).
+    Other,
+}
+
+/// One entry of one layer.
+#[derive(Clone, Debug)]
+pub struct FileEntry {
+    /// Normalized path (see [`normalize_path`]).
+    pub path: String,
+    /// Kind.
+    pub kind: EntryKind,
+    /// Permission bits including setuid/setgid/sticky.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u64,
+    /// Group.
+    pub gid: u64,
+    /// Content size in bytes.
+    pub size: u64,
+    /// Link target as written (symlinks) or normalized (hard links).
+    pub link: Option<String>,
+    /// Index of the layer in the image, base first.
+    pub layer: usize,
+}
+
+/// The content of a regular file as the visitor sees it.
+pub struct FileContent<'a> {
+    /// The first bytes, as many as the visitor asked for.
+    pub data: &'a [u8],
+    /// Whether `data` is the whole file.
+    pub complete: bool,
+    /// sha256 of the whole file (when hashing is on).
+    pub sha256: Option<Digest>,
+}
+
+/// Entries that are hostile or odd, reported as data for analyzers to judge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A name whose `..` climbs above the root (`../../etc/cron.d/x`).
+    PathEscapesRoot {
+        /// The raw name.
+        raw: String,
+    },
+    /// An absolute name (`/etc/passwd`); normalized, but not what image builders write.
+    AbsolutePath {
+        /// The raw name.
+        raw: String,
+    },
+    /// A link whose target climbs above the root.
+    LinkEscapesRoot {
+        /// The raw target.
+        target: String,
+    },
+    /// A device node.
+    DeviceNode,
+    /// A second entry with the same path in the same layer.
+    DuplicateEntry,
+}
+
+/// Told about every entry of a layer.
+pub trait Visitor {
+    /// How many leading bytes of this regular file the visitor wants to see (0 for none).
+    fn content_cap(&mut self, entry: &FileEntry) -> usize;
+    /// A regular file, after its content was read (and hashed).
+    fn file(&mut self, entry: &FileEntry, content: FileContent<'_>);
+    /// Any entry that is not a regular file.
+    fn other(&mut self, _entry: &FileEntry) {}
+    /// Something hostile or odd about an entry.
+    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly);
+}
+
+/// Paths a layer adds and deletes, to tell later which layer deleted a file.
+#[derive(Clone, Debug, Default)]
+pub struct LayerRecord {
+    /// Every path the layer writes (any kind).
+    pub paths: HashSet<String>,
+    /// Paths whited out (`.wh.NAME`).
+    pub whiteouts: Vec<String>,
+    /// Directories made opaque (`.wh..wh..opq`).
+    pub opaque_dirs: Vec<String>,
+}
+
+impl LayerRecord {
+    /// Whether this layer hides or replaces `path` written by a lower layer.
+    pub fn hides(&self, path: &str) -> bool {
+        if self.paths.contains(path) {
+            return true;
+        }
+        let under = |dir: &str| {
+            dir.is_empty() || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+        };
+        self.whiteouts.iter().any(|w| w == path || under(w))
+            || self.opaque_dirs.iter().any(|d| under(d))
+    }
+}
+
+/// Which later layer, if any, deleted or replaced `path` added by layer `added`.
+pub fn deleted_in(records: &[LayerRecord], added: usize, path: &str) -> Option<usize> {
+    (added + 1..records.len()).find(|&j| records[j].hides(path))
+}
+
+/// What walking a layer found out, besides what the visitor was told.
+#[derive(Debug, Default)]
+pub struct LayerWalk {
+    /// Paths added and deleted.
+    pub record: LayerRecord,
+    /// Regular files read.
+    pub files: u64,
+    /// Bytes of regular-file content read.
+    pub bytes: u64,
+    /// What was not fully read; non-empty means the layer was not fully scanned.
+    pub skipped: Vec<Skipped>,
+    /// How the blob was compressed.
+    pub compression: Option<Compression>,
+}
+
+/// Bounds on the work one layer may cause. Hitting one is recorded, never silent.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Larger regular files are neither hashed nor analyzed.
+    pub max_file_size: u64,
+    /// Most uncompressed bytes read from one layer.
+    pub max_layer_bytes: u64,
+    /// Most entries in one layer.
+    pub max_entries: u64,
+    /// Most uncompressed bytes per compressed byte, checked once `ratio_after` bytes are out.
+    pub max_ratio: u64,
+    /// When the ratio check starts.
+    pub ratio_after: u64,
+    /// Hash every regular file with sha256.
+    pub hash_files: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 4 << 30,
+            max_layer_bytes: 32 << 30,
+            max_entries: 1_000_000,
+            max_ratio: 1000,
+            ratio_after: 1 << 30,
+            hash_files: true,
+        }
+    }
+}
+
+/// Progress callbacks; called from worker threads.
+pub trait Progress: Send + Sync {
+    /// `n` more bytes of blob were read.
+    fn blob_bytes(&self, _n: u64) {}
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// The error a limit reader returns; the walker turns it into a coverage note.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct LimitHit(String);
+
+struct Counting<'p, R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+    progress: &'p dyn Progress,
+}
+
+impl<R: Read> Read for Counting<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        self.progress.blob_bytes(n as u64);
+        Ok(n)
+    }
+}
+
+/// Stops a decompressed stream that grows past the layer limit or the ratio limit.
+struct Bounded<R> {
+    inner: R,
+    out: u64,
+    compressed: Arc<AtomicU64>,
+    limits: Limits,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out += n as u64;
+        if self.out > self.limits.max_layer_bytes {
+            return Err(io::Error::other(LimitHit(format!(
+                "layer is larger than {} bytes uncompressed (limit)",
+                self.limits.max_layer_bytes
+            ))));
+        }
+        if self.out > self.limits.ratio_after {
+            let c = self.compressed.load(Ordering::Relaxed).max(1);
+            if self.out / c > self.limits.max_ratio {
+                return Err(io::Error::other(LimitHit(format!(
+                    "decompression ratio above {}:1 after {} bytes (likely a decompression bomb)",
+                    self.limits.max_ratio, self.out
+                ))));
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn limit_hit(e: &io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<LimitHit>())
+        .map(|l| l.0.clone())
+}
+
+fn mismatch(e: &io::Error) -> Option<&Mismatch> {
+    e.get_ref().and_then(|i| i.downcast_ref::<Mismatch>())
+}
+
+/// Walks layer `index` of `image`, telling `visitor` about every entry.
+pub fn walk_layer(
+    image: &Image,
+    index: usize,
+    limits: &Limits,
+    progress: &dyn Progress,
+    visitor: &mut dyn Visitor,
+) -> Result<LayerWalk, ImageError> {
+    let layer = &image.layers[index];
+    let key = match &layer.content {
+        LayerContent::Directory(p) => return walk_dir(p, index, limits, visitor),
+        LayerContent::Blob(k) => k,
+    };
+    let what = format!("layer {}", layer.id);
+    let read_err = |source: io::Error| -> ImageError {
+        if let Some(m) = mismatch(&source) {
+            return ImageError::DigestMismatch {
+                what: what.clone(),
+                expected: m.expected.clone(),
+                actual: m.actual.clone(),
+            };
+        }
+        ImageError::Read {
+            what: what.clone(),
+            source,
+        }
+    };
+    let raw = image.store.open(key)?;
+    let compressed = Arc::new(AtomicU64::new(0));
+    let counted = Counting {
+        inner: raw,
+        count: compressed.clone(),
+        progress,
+    };
+    let mut blob: Box<dyn Read + Send + '_> = match &layer.blob_digest {
+        Some(d) => Box::new(VerifyingReader::new(counted, d.clone(), layer.size)),
+        None => Box::new(counted),
+    };
+    let mut walk = LayerWalk::default();
+    {
+        let (compression, decoded) = decompress(&mut blob).map_err(read_err)?;
+        walk.compression = Some(compression);
+        let bounded = Bounded {
+            inner: decoded,
+            out: 0,
+            compressed,
+            limits: limits.clone(),
+        };
+        // Without a blob digest (legacy docker save), the uncompressed diff id is the only
+        // thing that vouches for the bytes.
+        let tar_stream: Box<dyn Read + Send + '_> = match (&layer.blob_digest, &layer.diff_id) {
+            (None, Some(d)) => Box::new(VerifyingReader::new(bounded, d.clone(), None)),
+            _ => Box::new(bounded),
+        };
+        let mut archive = tar::Archive::new(tar_stream);
+        let outcome = walk_tar(&mut archive, index, limits, visitor, &mut walk);
+        let mut rest = archive.into_inner();
+        let drained = match outcome {
+            Ok(true) => io::copy(&mut rest, &mut io::sink()),
+            Ok(false) => Ok(0),
+            Err(e) => Err(e),
+        };
+        match drained {
+            Ok(_) => {}
+            Err(e) => match limit_hit(&e) {
+                Some(reason) => {
+                    walk.skipped.push(Skipped {
+                        path: layer.id.clone(),
+                        reason: format!("rest of layer not read: {reason}"),
+                        layer: Some(layer.id.clone()),
+                    });
+                    return Ok(walk);
+                }
+                None => return Err(read_err(e)),
+            },
+        }
+    }
+    if !walk.skipped.iter().any(|s| s.path == layer.id) {
+        // Read the compressed stream to its very end so its digest is checked even when
+        // the decoder stops early.
+        io::copy(&mut blob, &mut io::sink()).map_err(read_err)?;
+    }
+    Ok(walk)
+}
+
+/// Returns Ok(true) when the tar ended normally, Ok(false) when a limit stopped it early.
+fn walk_tar<R: Read>(
+    archive: &mut tar::Archive<R>,
+    layer: usize,
+    limits: &Limits,
+    visitor: &mut dyn Visitor,
+    walk: &mut LayerWalk,
+) -> io::Result<bool> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 256 << 10];
+    let mut count = 0u64;
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        count += 1;
+        if count > limits.max_entries {
+            walk.skipped.push(Skipped {
+                path: String::new(),
+                reason: format!(
+                    "more than {} entries in one layer; the rest were not read",
+                    limits.max_entries
+                ),
+                layer: None,
+            });
+            return Ok(false);
+        }
+        let header = entry.header();
+        let raw = entry.path_bytes().into_owned();
+        let norm = normalize_path(&raw);
+        let kind = match header.entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Char => EntryKind::CharDevice,
+            tar::EntryType::Block => EntryKind::BlockDevice,
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            _ => EntryKind::Other,
+        };
+        let link = entry
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let mut fe = FileEntry {
+            path: norm.path.clone(),
+            kind,
+            mode: header.mode().unwrap_or(0),
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+            size: entry.size(),
+            link: link.clone(),
+            layer,
+        };
+        let name = norm.path.rsplit('/').next().unwrap_or("");
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            let parent = norm.path.rsplit_once('/').map_or("", |(p, _)| p);
+            if hidden == ".wh..opq" {
+                walk.record.opaque_dirs.push(parent.to_string());
+            } else if !hidden.starts_with(".wh.") {
+                walk.record.whiteouts.push(if parent.is_empty() {
+                    hidden.to_string()
+                } else {
+                    format!("{parent}/{hidden}")
+                });
+            }
+            continue;
+        }
+        let raw_s = String::from_utf8_lossy(&raw).into_owned();
+        if norm.escapes {
+            visitor.anomaly(&fe, Anomaly::PathEscapesRoot { raw: raw_s });
+        } else if norm.absolute {
+            visitor.anomaly(&fe, Anomaly::AbsolutePath { raw: raw_s });
+        }
+        if !norm.path.is_empty()
+            && !walk.record.paths.insert(norm.path.clone())
+            && kind != EntryKind::Dir
+        {
+            visitor.anomaly(&fe, Anomaly::DuplicateEntry);
+        }
+        match kind {
+            EntryKind::Symlink | EntryKind::Hardlink => {
+                let target = link.unwrap_or_default();
+                let escapes = if kind == EntryKind::Hardlink || !target.starts_with('/') {
+                    let base = if kind == EntryKind::Hardlink {
+                        String::new()
+                    } else {
+                        norm.path
+                            .rsplit_once('/')
+                            .map_or(String::new(), |(p, _)| p.to_string())
+                    };
+                    normalize_path(format!("{base}/{target}").as_bytes()).escapes
+                } else {
+                    false
+                };
+                if kind == EntryKind::Hardlink {
+                    fe.link = Some(normalize_path(target.as_bytes()).path);
+                }
+                if escapes {
+                    visitor.anomaly(&fe, Anomaly::LinkEscapesRoot { target });
+                }
+                visitor.other(&fe);
+            }
+            EntryKind::CharDevice | EntryKind::BlockDevice => {
+                visitor.anomaly(&fe, Anomaly::DeviceNode);
+                visitor.other(&fe);
+            }
+            EntryKind::File => {
+                if fe.size > limits.max_file_size {
+                    walk.skipped.push(Skipped {
+                        path: fe.path.clone(),
+                        reason: format!(
+                            "file is {} bytes, over the {}-byte file limit",
+                            fe.size, limits.max_file_size
+                        ),
+                        layer: None,
+                    });
+                    continue;
+                }
+                let cap = visitor.content_cap(&fe).min(fe.size as usize);
+                read_file(
+                    &mut entry,
+                    cap,
+                    limits.hash_files,
+                    &mut buf,
+                    &mut chunk,
+                    |content| {
+                        walk.files += 1;
+                        walk.bytes += fe.size;
+                        visitor.file(&fe, content)
+                    },
+                )?;
+            }
+            _ => visitor.other(&fe),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads a file's content: the first `cap` bytes into `buf`, the rest only through the
+/// hasher, so memory stays bounded by the cap whatever the file's size.
+fn read_file(
+    r: &mut impl Read,
+    cap: usize,
+    hash: bool,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    then: impl FnOnce(FileContent<'_>),
+) -> io::Result<()> {
+    let mut hasher = hash.then(Sha256::new);
+    buf.clear();
+    if cap > 0 {
+        r.by_ref().take(cap as u64).read_to_end(buf)?;
+        if let Some(h) = &mut hasher {
+            h.update(&buf[..]);
+        }
+    }
+    let mut complete = true;
+    loop {
+        let n = r.read(chunk)?;
+        if n == 0 {
+            break;
+        }
+        complete = false;
+        // Without hashing the rest is only skipped over, but it must still be read.
+        if let Some(h) = &mut hasher {
+            h.update(&chunk[..n]);
+        }
+    }
+    then(FileContent {
+        data: &buf[..],
+        complete,
+        sha256: hasher.map(|h| Digest::sha256_from_bytes(&h.finalize())),
+    });
+    Ok(())
+}
+
+/// Walks a directory tree as one layer, never following a link and never leaving the
+/// filesystem it starts on.
+fn walk_dir(
+    root: &Path,
+    layer: usize,
+    limits: &Limits,
+    visitor: &mut dyn Visitor,
+) -> Result<LayerWalk, ImageError> {
+    use std::os::unix::fs::MetadataExt;
+    let mut walk = LayerWalk::default();
+    let root_meta = std::fs::symlink_metadata(root).map_err(|e| ImageError::io(root, e))?;
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 256 << 10];
+    let mut count = 0u64;
+    while let Some((dir, rel)) = stack.pop() {
+        let mut entries = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd.collect::<Result<Vec<_>, _>>(),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| ImageError::io(&dir, e))?;
+        // Sorted, so the same tree always gives the same report.
+        entries.sort_by_key(|e| e.file_name());
+        for de in entries {
+            count += 1;
+            if count > limits.max_entries {
+                walk.skipped.push(Skipped {
+                    path: rel.clone(),
+                    reason: format!(
+                        "more than {} entries; the rest were not read",
+                        limits.max_entries
+                    ),
+                    layer: None,
+                });
+                return Ok(walk);
+            }
+            let name = de.file_name().to_string_lossy().into_owned();
+            let path = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let full = de.path();
+            let meta = match std::fs::symlink_metadata(&full) {
+                Ok(m) => m,
+                Err(e) => {
+                    walk.skipped.push(Skipped {
+                        path,
+                        reason: format!("can not stat: {e}"),
+                        layer: None,
+                    });
+                    continue;
+                }
+            };
+            let ft = meta.file_type();
+            let kind = if ft.is_file() {
+                EntryKind::File
+            } else if ft.is_dir() {
+                EntryKind::Dir
+            } else if ft.is_symlink() {
+                EntryKind::Symlink
+            } else {
+                use std::os::unix::fs::FileTypeExt;
+                if ft.is_char_device() {
+                    EntryKind::CharDevice
+                } else if ft.is_block_device() {
+                    EntryKind::BlockDevice
+                } else if ft.is_fifo() {
+                    EntryKind::Fifo
+                } else {
+                    EntryKind::Other
+                }
+            };
+            let link = (kind == EntryKind::Symlink)
+                .then(|| std::fs::read_link(&full).ok())
+                .flatten()
+                .map(|l| l.to_string_lossy().into_owned());
+            let fe = FileEntry {
+                path: path.clone(),
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid().into(),
+                gid: meta.gid().into(),
+                size: if kind == EntryKind::File {
+                    meta.len()
+                } else {
+                    0
+                },
+                link: link.clone(),
+                layer,
+            };
+            walk.record.paths.insert(path.clone());
+            match kind {
+                EntryKind::Dir => {
+                    if meta.dev() != root_meta.dev() {
+                        walk.skipped.push(Skipped {
+                            path,
+                            reason: "another filesystem is mounted here; not crossed".into(),
+                            layer: None,
+                        });
+                        continue;
+                    }
+                    visitor.other(&fe);
+                    stack.push((full, path));
+                }
+                EntryKind::File => {
+                    if fe.size > limits.max_file_size {
+                        walk.skipped.push(Skipped {
+                            path,
+                            reason: format!(
+                                "file is {} bytes, over the {}-byte file limit",
+                                fe.size, limits.max_file_size
+                            ),
+                            layer: None,
+                        });
+                        continue;
+                    }
+                    let f = match std::fs::File::open(&full) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            walk.skipped.push(Skipped {
+                                path,
+                                reason: format!("can not open: {e}"),
+                                layer: None,
+                            });
+                            continue;
+                        }
+                    };
+                    let cap = visitor.content_cap(&fe).min(fe.size as usize);
+                    // Read no more than the size seen at stat time: a growing file can't stall us.
+                    let mut r = f.take(fe.size);
+                    let res = read_file(
+                        &mut r,
+                        cap,
+                        limits.hash_files,
+                        &mut buf,
+                        &mut chunk,
+                        |content| {
+                            walk.files += 1;
+                            walk.bytes += fe.size;
+                            visitor.file(&fe, content)
+                        },
+                    );
+                    if let Err(e) = res {
+                        walk.skipped.push(Skipped {
+                            path,
+                            reason: format!("read failed: {e}"),
+                            layer: None,
+                        });
+                    }
+                }
+                EntryKind::Symlink => {
+                    let target = link.unwrap_or_default();
+                    if !target.starts_with('/') {
+                        let base = path.rsplit_once('/').map_or("", |(p, _)| p);
+                        if normalize_path(format!("{base}/{target}").as_bytes()).escapes {
+                            visitor.anomaly(&fe, Anomaly::LinkEscapesRoot { target });
+                        }
+                    }
+                    visitor.other(&fe);
+                }
+                EntryKind::CharDevice | EntryKind::BlockDevice => {
+                    visitor.anomaly(&fe, Anomaly::DeviceNode);
+                    visitor.other(&fe);
+                }
+                _ => visitor.other(&fe),
+            }
+        }
+    }
+    Ok(walk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_hostile_names() {
+        let n = normalize_path(b"../../etc/cron.d/x");
+        assert_eq!(
+            (n.path.as_str(), n.escapes, n.absolute),
+            ("etc/cron.d/x", true, false)
+        );
+        let n = normalize_path(b"/usr/./bin//ls");
+        assert_eq!(
+            (n.path.as_str(), n.escapes, n.absolute),
+            ("usr/bin/ls", false, true)
+        );
+        let n = normalize_path(b"a/b/../../c");
+        assert_eq!((n.path.as_str(), n.escapes), ("c", false));
+        let n = normalize_path(b"./");
+        assert_eq!(n.path, "");
+    }
+
+    #[test]
+    fn later_layers_hide_paths() {
+        let mut upper = LayerRecord::default();
+        upper.whiteouts.push("etc/miner".into());
+        upper.opaque_dirs.push("opt".into());
+        upper.paths.insert("usr/bin/ls".into());
+        assert!(upper.hides("etc/miner"));
+        assert!(upper.hides("etc/miner/config.json"));
+        assert!(!upper.hides("etc/miner2"));
+        assert!(upper.hides("opt/x/y"));
+        assert!(!upper.hides("opt"));
+        assert!(upper.hides("usr/bin/ls"));
+        let records = vec![LayerRecord::default(), LayerRecord::default(), upper];
+        assert_eq!(deleted_in(&records, 0, "etc/miner"), Some(2));
+        assert_eq!(deleted_in(&records, 2, "etc/miner"), None);
+    }
+}

@@ -1,0 +1,322 @@
+//! The layer walker on hostile and broken layers, driven directly with in-memory blobs so
+//! every byte of the input is under the test's control.
+
+use std::collections::HashMap;
+use std::io::{Cursor, Read, Write};
+use std::sync::Arc;
+
+use customs_image::blob::{BlobKey, BlobStore, sha256};
+use customs_image::walk::{
+    Anomaly, FileContent, FileEntry, LayerWalk, Limits, NoProgress, Visitor, walk_layer,
+};
+use customs_image::{Image, ImageError, Layer, LayerContent};
+use customs_test_support::fixtures::{EICAR, Entry, LayerSpec, layer_tar};
+
+struct Blobs(HashMap<String, Vec<u8>>);
+
+impl BlobStore for Blobs {
+    fn open(&self, key: &BlobKey) -> Result<Box<dyn Read + Send + '_>, ImageError> {
+        let BlobKey::Path(p) = key else {
+            unreachable!()
+        };
+        Ok(Box::new(Cursor::new(self.0[p].clone())))
+    }
+}
+
+/// An image of one layer whose blob is exactly `blob`, verified against `digest`.
+fn image(blob: Vec<u8>, digest: Option<customs_core::Digest>) -> Image {
+    let mut m = HashMap::new();
+    m.insert("l".to_string(), blob);
+    Image {
+        name: None,
+        manifest_digest: None,
+        platform: None,
+        config: None,
+        layers: vec![Layer {
+            id: "layer-under-test".into(),
+            blob_digest: digest,
+            diff_id: None,
+            media_type: String::new(),
+            size: None,
+            created_by: None,
+            content: LayerContent::Blob(BlobKey::Path("l".into())),
+        }],
+        store: Arc::new(Blobs(m)),
+    }
+}
+
+#[derive(Default)]
+struct Seen {
+    files: Vec<(String, Vec<u8>, Option<String>)>,
+    others: Vec<String>,
+    anomalies: Vec<(String, Anomaly)>,
+}
+
+impl Visitor for Seen {
+    fn content_cap(&mut self, _e: &FileEntry) -> usize {
+        1 << 20
+    }
+    fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
+        self.files.push((
+            e.path.clone(),
+            c.data.to_vec(),
+            c.sha256.map(|d| d.to_string()),
+        ));
+    }
+    fn other(&mut self, e: &FileEntry) {
+        self.others.push(e.path.clone());
+    }
+    fn anomaly(&mut self, e: &FileEntry, a: Anomaly) {
+        self.anomalies.push((e.path.clone(), a));
+    }
+}
+
+fn walk(img: &Image, limits: &Limits) -> (Result<LayerWalk, ImageError>, Seen) {
+    let mut seen = Seen::default();
+    let r = walk_layer(img, 0, limits, &NoProgress, &mut seen);
+    (r, seen)
+}
+
+fn gzip(b: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn hostile_entries_are_data() {
+    let tar = layer_tar(&LayerSpec::new(vec![
+        Entry::RawName {
+            name: b"../../../../tmp/customs-escape-test".to_vec(),
+            data: EICAR.to_vec(),
+        },
+        Entry::RawName {
+            name: b"/etc/cron.d/abs".to_vec(),
+            data: b"* * * * * root true\n".to_vec(),
+        },
+        Entry::RawSymlink {
+            name: b"app/passwd".to_vec(),
+            target: b"../../../../etc/passwd".to_vec(),
+        },
+        Entry::symlink("bin/sh", "/bin/busybox"),
+        Entry::CharDevice {
+            path: "tmp/mem".into(),
+            major: 1,
+            minor: 1,
+        },
+        Entry::file("app/x", b"first".to_vec()),
+        Entry::file("app/x", b"second".to_vec()),
+        Entry::hardlink("app/y", "app/x"),
+        Entry::Fifo {
+            path: "app/fifo".into(),
+        },
+    ]));
+    let img = image(tar.clone(), Some(sha256(&tar)));
+    let (r, seen) = walk(&img, &Limits::default());
+    let w = r.expect("hostile entries are read, not fatal");
+    let kinds: Vec<(&str, &Anomaly)> = seen
+        .anomalies
+        .iter()
+        .map(|(p, a)| (p.as_str(), a))
+        .collect();
+    assert!(kinds.contains(&(
+        "tmp/customs-escape-test",
+        &Anomaly::PathEscapesRoot {
+            raw: "../../../../tmp/customs-escape-test".into()
+        }
+    )));
+    assert!(kinds.contains(&(
+        "etc/cron.d/abs",
+        &Anomaly::AbsolutePath {
+            raw: "/etc/cron.d/abs".into()
+        }
+    )));
+    assert!(kinds.contains(&(
+        "app/passwd",
+        &Anomaly::LinkEscapesRoot {
+            target: "../../../../etc/passwd".into()
+        }
+    )));
+    assert!(kinds.contains(&("tmp/mem", &Anomaly::DeviceNode)));
+    assert!(kinds.contains(&("app/x", &Anomaly::DuplicateEntry)));
+    // An absolute symlink stays inside the root in a container: not an anomaly.
+    assert!(!kinds.iter().any(|(p, _)| *p == "bin/sh"));
+    assert_eq!(seen.anomalies.len(), 5, "{:?}", seen.anomalies);
+    // Both copies of the duplicate are read; the escaping file is read as data.
+    let names: Vec<&str> = seen.files.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "tmp/customs-escape-test",
+            "etc/cron.d/abs",
+            "app/x",
+            "app/x"
+        ]
+    );
+    assert_eq!(seen.files[0].1, EICAR);
+    assert_eq!(
+        seen.files[0].2.as_deref(),
+        Some(sha256(EICAR).to_string().as_str())
+    );
+    assert!(seen.others.contains(&"app/fifo".to_string()));
+    assert_eq!(w.files, 4);
+    assert!(
+        !std::path::Path::new("/tmp/customs-escape-test").exists(),
+        "nothing is ever written"
+    );
+}
+
+#[test]
+fn whiteouts_are_recorded_not_reported_as_files() {
+    let tar = layer_tar(&LayerSpec::new(vec![
+        Entry::Whiteout("etc/miner".into()),
+        Entry::Opaque("opt".into()),
+        Entry::file("opt/new", b"n".to_vec()),
+    ]));
+    let img = image(tar, None);
+    let (r, seen) = walk(&img, &Limits::default());
+    let w = r.unwrap();
+    assert_eq!(w.record.whiteouts, ["etc/miner"]);
+    assert_eq!(w.record.opaque_dirs, ["opt"]);
+    assert_eq!(seen.files.len(), 1);
+}
+
+#[test]
+fn missing_end_of_archive_is_read() {
+    // Old umoci wrote layers without the two zero blocks at the end.
+    let tar = layer_tar(&LayerSpec::new(vec![Entry::file("a", b"abc".to_vec())]));
+    let cut = tar[..tar.len() - 1024].to_vec();
+    assert!(cut.len() >= 1024);
+    let img = image(gzip(&cut), None);
+    let (r, seen) = walk(&img, &Limits::default());
+    r.expect("a tar without its footer still reads");
+    assert_eq!(seen.files.len(), 1);
+}
+
+#[test]
+fn truncated_inside_an_entry_is_an_error() {
+    let tar = layer_tar(&LayerSpec::new(vec![Entry::file("a", vec![7u8; 5000])]));
+    let img = image(tar[..2048].to_vec(), None);
+    let (r, _) = walk(&img, &Limits::default());
+    let e = r.expect_err("a cut entry is an error");
+    assert!(e.to_string().contains("layer-under-test"), "{e}");
+}
+
+#[test]
+fn corrupt_gzip_is_an_error() {
+    let tar = layer_tar(&LayerSpec::new(vec![Entry::file("a", vec![1u8; 100_000])]));
+    let mut gz = gzip(&tar);
+    let mid = gz.len() / 2;
+    gz[mid] ^= 0xff;
+    gz[mid + 1] ^= 0xff;
+    let (r, _) = walk(&image(gz, None), &Limits::default());
+    assert!(r.is_err());
+}
+
+#[test]
+fn digest_mismatch_is_an_error_even_after_a_clean_tar() {
+    let tar = layer_tar(&LayerSpec::new(vec![Entry::file("a", b"abc".to_vec())]));
+    let wrong = sha256(b"not this");
+    let (r, _) = walk(&image(gzip(&tar), Some(wrong)), &Limits::default());
+    assert!(matches!(r, Err(ImageError::DigestMismatch { .. })), "{r:?}");
+    // Bytes after the end of the tar are covered by the digest too.
+    let mut padded = tar.clone();
+    padded.extend_from_slice(&[0u8; 4096]);
+    padded.extend_from_slice(b"smuggled");
+    let (r, _) = walk(&image(padded, Some(sha256(&tar))), &Limits::default());
+    assert!(matches!(r, Err(ImageError::DigestMismatch { .. })), "{r:?}");
+}
+
+#[test]
+fn limits_are_recorded_as_skipped() {
+    let tar = layer_tar(&LayerSpec::new(vec![
+        Entry::file("big", vec![0u8; 3 << 20]),
+        Entry::file("small", b"s".to_vec()),
+        Entry::file("third", b"t".to_vec()),
+    ]));
+    let img = image(gzip(&tar), None);
+
+    let (r, seen) = walk(
+        &img,
+        &Limits {
+            max_file_size: 1 << 20,
+            ..Limits::default()
+        },
+    );
+    let w = r.unwrap();
+    assert_eq!(w.skipped.len(), 1);
+    assert_eq!(w.skipped[0].path, "big");
+    assert_eq!(seen.files.len(), 2, "the rest is still read");
+
+    let (r, seen) = walk(
+        &img,
+        &Limits {
+            max_entries: 2,
+            ..Limits::default()
+        },
+    );
+    let w = r.unwrap();
+    assert_eq!(w.skipped.len(), 1);
+    assert!(w.skipped[0].reason.contains("entries"), "{:?}", w.skipped);
+    assert_eq!(seen.files.len(), 2);
+
+    let (r, _) = walk(
+        &img,
+        &Limits {
+            max_layer_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    );
+    let w = r.unwrap();
+    assert!(
+        w.skipped[0].reason.contains("larger than"),
+        "{:?}",
+        w.skipped
+    );
+}
+
+#[test]
+fn decompression_bomb_is_stopped_early() {
+    // 64 MiB of zeros compress about 1000:1 with zstd; the ratio check stops it long
+    // before the layer byte limit would.
+    let tar = layer_tar(&LayerSpec::new(vec![Entry::file(
+        "zeros",
+        vec![0u8; 64 << 20],
+    )]));
+    let z = zstd::encode_all(&tar[..], 19).unwrap();
+    assert!(tar.len() / z.len() > 1000, "ratio {}", tar.len() / z.len());
+    let limits = Limits {
+        max_ratio: 100,
+        ratio_after: 1 << 20,
+        ..Limits::default()
+    };
+    let (r, seen) = walk(&image(z, None), &limits);
+    let w = r.unwrap();
+    assert!(w.skipped[0].reason.contains("ratio"), "{:?}", w.skipped);
+    assert!(seen.files.is_empty());
+}
+
+#[test]
+fn files_are_hashed_whole_beyond_the_cap() {
+    struct Small(Vec<(Vec<u8>, bool, String)>);
+    impl Visitor for Small {
+        fn content_cap(&mut self, _e: &FileEntry) -> usize {
+            4
+        }
+        fn file(&mut self, _e: &FileEntry, c: FileContent<'_>) {
+            self.0
+                .push((c.data.to_vec(), c.complete, c.sha256.unwrap().to_string()));
+        }
+        fn anomaly(&mut self, _e: &FileEntry, _a: Anomaly) {}
+    }
+    let data = b"0123456789".repeat(100_000);
+    let tar = layer_tar(&LayerSpec::new(vec![
+        Entry::file("long", data.clone()),
+        Entry::file("short", b"abc".to_vec()),
+    ]));
+    let img = image(tar, None);
+    let mut v = Small(vec![]);
+    walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut v).unwrap();
+    assert_eq!(v.0[0], (b"0123".to_vec(), false, sha256(&data).to_string()));
+    assert_eq!(v.0[1], (b"abc".to_vec(), true, sha256(b"abc").to_string()));
+}

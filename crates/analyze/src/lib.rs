@@ -1,0 +1,195 @@
+//! customs' analyzers and the driver that runs them over every layer of an image.
+//!
+//! Every analyzer has an id and a version and declares what it wants; [`Analyzers::builtin`]
+//! is the one list of them. [`scan_image`] walks the layers in parallel, feeds each file to
+//! the analyzers that want it, and attributes every finding to the layer that added the
+//! file and the one that deleted it.
+//!
+//! ```no_run
+//! use customs_analyze::{Analyzers, ScanOptions, scan_image};
+//! use customs_image::{OpenOptions, Target, open, walk::NoProgress};
+//! let target: Target = "oci:/tmp/layout".parse().unwrap();
+//! let analyzers = Analyzers::builtin();
+//! for image in open(&target, &OpenOptions::default()).unwrap() {
+//!     let outcome = scan_image(&image, &analyzers, &ScanOptions::default(), &NoProgress);
+//!     println!("{} findings", outcome.findings.len());
+//! }
+//! ```
+#![deny(missing_docs)]
+
+mod anomaly;
+mod config;
+mod eicar;
+mod scan;
+
+use customs_core::{ContentInfo, Finding, ImageConfigSummary};
+use customs_image::Image;
+use customs_image::walk::{FileContent, FileEntry};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use sha2::{Digest as _, Sha256};
+
+pub use anomaly::anomaly_finding;
+pub use scan::{ScanOptions, ScanOutcome, scan_image};
+
+/// What a file analyzer wants to see. Declared, so the driver can skip reading content
+/// nobody wants and so the declaration can be part of cache keys.
+#[derive(Clone, Debug, Default)]
+pub struct Wants {
+    /// Path globs (no leading `/`); empty means every path.
+    pub paths: Vec<&'static str>,
+    /// Files larger than this are not what the analyzer looks for (a property of what it
+    /// finds, not a limit: the EICAR file is at most 128 bytes by definition).
+    pub max_size: Option<u64>,
+    /// How many leading bytes it needs.
+    pub bytes: usize,
+}
+
+/// Looks at regular files, one at a time.
+pub trait FileAnalyzer: Send + Sync {
+    /// Stable id.
+    fn id(&self) -> &'static str;
+    /// Bumped whenever the findings it gives for the same input change.
+    fn version(&self) -> u32;
+    /// What it wants.
+    fn wants(&self) -> Wants;
+    /// Analyzes one file; `content.data` holds at most `wants().bytes` leading bytes.
+    fn analyze(&self, entry: &FileEntry, content: &FileContent<'_>, out: &mut Vec<Finding>);
+}
+
+/// What an image analyzer gets to see.
+pub struct ImageView<'a> {
+    /// The image.
+    pub image: &'a Image,
+}
+
+/// Looks at the image as a whole: config, history, name.
+pub trait ImageAnalyzer: Send + Sync {
+    /// Stable id.
+    fn id(&self) -> &'static str;
+    /// Bumped whenever its findings for the same input change.
+    fn version(&self) -> u32;
+    /// Analyzes the image; may also describe it for the report.
+    fn analyze(&self, view: &ImageView<'_>, out: &mut ImageAnalysis);
+}
+
+/// What image analyzers produce.
+#[derive(Default)]
+pub struct ImageAnalysis {
+    /// Findings (no layer unless one is known).
+    pub findings: Vec<Finding>,
+    /// The config summary for the report.
+    pub config: Option<ImageConfigSummary>,
+}
+
+struct Compiled {
+    analyzer: Box<dyn FileAnalyzer>,
+    paths: Option<GlobSet>,
+    max_size: Option<u64>,
+    bytes: usize,
+}
+
+/// The analyzers of a scan, with their wants compiled.
+pub struct Analyzers {
+    file: Vec<Compiled>,
+    image: Vec<Box<dyn ImageAnalyzer>>,
+}
+
+impl Analyzers {
+    /// Every analyzer customs ships. This is the one list: add new analyzers here.
+    pub fn builtin() -> Analyzers {
+        Analyzers::new(
+            vec![Box::new(eicar::Eicar)],
+            vec![Box::new(config::ConfigHistory)],
+        )
+    }
+
+    /// A custom set (tests, embedding).
+    pub fn new(file: Vec<Box<dyn FileAnalyzer>>, image: Vec<Box<dyn ImageAnalyzer>>) -> Analyzers {
+        let file = file
+            .into_iter()
+            .map(|analyzer| {
+                let w = analyzer.wants();
+                let paths = (!w.paths.is_empty()).then(|| {
+                    let mut b = GlobSetBuilder::new();
+                    for p in &w.paths {
+                        b.add(Glob::new(p).unwrap_or_else(|e| {
+                            panic!("analyzer {} declares a bad glob `{p}`: {e}", analyzer.id())
+                        }));
+                    }
+                    b.build().expect("globs compile")
+                });
+                Compiled {
+                    analyzer,
+                    paths,
+                    max_size: w.max_size,
+                    bytes: w.bytes,
+                }
+            })
+            .collect();
+        Analyzers { file, image }
+    }
+
+    /// `id@version` of every analyzer, in order; part of cache keys and of the content digest.
+    pub fn versions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .file
+            .iter()
+            .map(|c| format!("{}@{}", c.analyzer.id(), c.analyzer.version()))
+            .chain(
+                self.image
+                    .iter()
+                    .map(|a| format!("{}@{}", a.id(), a.version())),
+            )
+            .collect();
+        v.push(format!("{}@{}", anomaly::ID, anomaly::VERSION));
+        v
+    }
+
+    /// What the report's `content` field says. Until a content bundle exists, the
+    /// detection logic is the analyzers themselves, so their versions are what is digested.
+    pub fn content_info(&self) -> ContentInfo {
+        let mut h = Sha256::new();
+        for v in self.versions() {
+            h.update(v.as_bytes());
+            h.update(b"\n");
+        }
+        ContentInfo {
+            version: "builtin".into(),
+            digest: customs_core::Digest::sha256_from_bytes(&h.finalize()).to_string(),
+        }
+    }
+
+    fn wanting<'a>(&'a self, entry: &'a FileEntry) -> impl Iterator<Item = &'a Compiled> + 'a {
+        self.file.iter().filter(move |c| {
+            c.max_size.is_none_or(|m| entry.size <= m)
+                && c.paths.as_ref().is_none_or(|g| g.is_match(&entry.path))
+        })
+    }
+}
+
+/// Builds a finding from the fields every rule fills in the same way.
+pub(crate) struct Rule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: customs_core::Severity,
+    pub confidence: customs_core::Confidence,
+    pub attack: &'static [&'static str],
+    pub description: &'static str,
+}
+
+impl Rule {
+    pub(crate) fn finding(&self, path: Option<&str>, evidence: String) -> Finding {
+        Finding {
+            rule: self.id.into(),
+            title: self.title.into(),
+            severity: self.severity,
+            confidence: self.confidence,
+            attack: self.attack.iter().map(|s| s.to_string()).collect(),
+            layer: None,
+            deleted_in: None,
+            path: path.map(str::to_string),
+            evidence,
+            description: self.description.into(),
+        }
+    }
+}

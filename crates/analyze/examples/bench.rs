@@ -127,7 +127,7 @@ fn main() {
 /// One scan, timed, in its own process so its peak RSS is its own.
 fn child(layout: &str, jobs: usize) {
     let target: Target = format!("oci:{layout}").parse().unwrap();
-    let analyzers = Analyzers::builtin();
+    let analyzers = Analyzers::builtin().expect("content");
     let opts = ScanOptions {
         jobs,
         ..ScanOptions::default()

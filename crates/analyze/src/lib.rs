@@ -9,7 +9,7 @@
 //! use customs_analyze::{Analyzers, ScanOptions, scan_image};
 //! use customs_image::{OpenOptions, Target, open, walk::NoProgress};
 //! let target: Target = "oci:/tmp/layout".parse().unwrap();
-//! let analyzers = Analyzers::builtin();
+//! let analyzers = Analyzers::builtin().unwrap();
 //! for image in open(&target, &OpenOptions::default()).unwrap() {
 //!     let outcome = scan_image(&image, &analyzers, &ScanOptions::default(), &NoProgress);
 //!     println!("{} findings", outcome.findings.len());
@@ -25,8 +25,8 @@ mod scan;
 use customs_core::{ContentInfo, Finding, ImageConfigSummary};
 use customs_image::Image;
 use customs_image::walk::{FileContent, FileEntry};
+use customs_content::{Bundle, ContentError};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use sha2::{Digest as _, Sha256};
 
 pub use anomaly::anomaly_finding;
 pub use scan::{ScanOptions, ScanOutcome, scan_image};
@@ -92,19 +92,29 @@ struct Compiled {
 pub struct Analyzers {
     file: Vec<Compiled>,
     image: Vec<Box<dyn ImageAnalyzer>>,
+    content: ContentInfo,
 }
 
 impl Analyzers {
-    /// Every analyzer customs ships. This is the one list: add new analyzers here.
-    pub fn builtin() -> Analyzers {
-        Analyzers::new(
-            vec![Box::new(eicar::Eicar)],
-            vec![Box::new(config::ConfigHistory)],
-        )
+    /// Every analyzer customs ships, fed by the embedded content bundle.
+    pub fn builtin() -> Result<Analyzers, ContentError> {
+        Analyzers::from_bundle(&Bundle::embedded()?)
+    }
+
+    /// Every analyzer customs ships, fed by `bundle`. This is the one list of analyzers:
+    /// add new ones here.
+    pub fn from_bundle(bundle: &Bundle) -> Result<Analyzers, ContentError> {
+        let file: Vec<Box<dyn FileAnalyzer>> = vec![Box::new(eicar::Eicar)];
+        let image: Vec<Box<dyn ImageAnalyzer>> = vec![Box::new(config::ConfigHistory)];
+        Ok(Analyzers::new(file, image, bundle.info()))
     }
 
     /// A custom set (tests, embedding).
-    pub fn new(file: Vec<Box<dyn FileAnalyzer>>, image: Vec<Box<dyn ImageAnalyzer>>) -> Analyzers {
+    pub fn new(
+        file: Vec<Box<dyn FileAnalyzer>>,
+        image: Vec<Box<dyn ImageAnalyzer>>,
+        content: ContentInfo,
+    ) -> Analyzers {
         let file = file
             .into_iter()
             .map(|analyzer| {
@@ -126,10 +136,14 @@ impl Analyzers {
                 }
             })
             .collect();
-        Analyzers { file, image }
+        Analyzers {
+            file,
+            image,
+            content,
+        }
     }
 
-    /// `id@version` of every analyzer, in order; part of cache keys and of the content digest.
+    /// `id@version` of every analyzer, in order; part of cache keys.
     pub fn versions(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .file
@@ -145,18 +159,9 @@ impl Analyzers {
         v
     }
 
-    /// What the report's `content` field says. Until a content bundle exists, the
-    /// detection logic is the analyzers themselves, so their versions are what is digested.
+    /// What the report's `content` field says: the bundle's version and digest.
     pub fn content_info(&self) -> ContentInfo {
-        let mut h = Sha256::new();
-        for v in self.versions() {
-            h.update(v.as_bytes());
-            h.update(b"\n");
-        }
-        ContentInfo {
-            version: "builtin".into(),
-            digest: customs_core::Digest::sha256_from_bytes(&h.finalize()).to_string(),
-        }
+        self.content.clone()
     }
 
     fn wanting<'a>(&'a self, entry: &'a FileEntry) -> impl Iterator<Item = &'a Compiled> + 'a {

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use customs_analyze::{Analyzers, ScanOptions, scan_image};
+use customs_content::Bundle;
 use customs_core::{
     Coverage, ImageInfo, LayerInfo, Platform, REPORT_SCHEMA, Report, Severity, Verdict,
 };
@@ -41,6 +42,10 @@ pub struct ScanArgs {
     /// Platform to scan in a multi-platform image: os/arch[/variant], or `all`. Default: this machine's.
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
+    /// A directory of extra detection content (YARA rules, IOC lists) used beside the
+    /// shipped content; repeatable. Shipped files are never edited.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
     /// Refuse to use the network: registry targets are an error.
     #[arg(long)]
     pub offline: bool,
@@ -88,6 +93,7 @@ impl ScanArgs {
             platform: None,
             offline: true,
             insecure_registry: vec![],
+            rules: vec![],
             username: None,
             password: None,
             allow_incomplete: false,
@@ -149,7 +155,13 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let color = args.output.is_none() && std::io::stdout().is_terminal();
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
-    let analyzers = Analyzers::builtin();
+    let mut bundle = Bundle::embedded().context("the embedded content bundle is broken")?;
+    for dir in &args.rules {
+        bundle = bundle
+            .with_user_dir(dir)
+            .with_context(|| format!("can not load --rules {}", dir.display()))?;
+    }
+    let analyzers = Analyzers::from_bundle(&bundle).context("can not load detection content")?;
     let mut reports = Vec::new();
     let mut decisions = Vec::new();
     for t in &args.targets {

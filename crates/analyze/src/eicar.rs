@@ -49,6 +49,7 @@ impl FileAnalyzer for Eicar {
             paths: vec![],
             max_size: Some(MAX_LEN),
             bytes: MAX_LEN as usize,
+            whole: true,
         }
     }
     fn analyze(&self, entry: &FileEntry, content: &FileContent<'_>, out: &mut Vec<Finding>) {

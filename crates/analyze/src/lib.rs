@@ -22,10 +22,10 @@ mod config;
 mod eicar;
 mod scan;
 
+use customs_content::{Bundle, ContentError};
 use customs_core::{ContentInfo, Finding, ImageConfigSummary};
 use customs_image::Image;
 use customs_image::walk::{FileContent, FileEntry};
-use customs_content::{Bundle, ContentError};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 pub use anomaly::anomaly_finding;
@@ -42,6 +42,9 @@ pub struct Wants {
     pub max_size: Option<u64>,
     /// How many leading bytes it needs.
     pub bytes: usize,
+    /// It looks at whole files: a larger file is analyzed on its first `bytes` only, and
+    /// that is listed in `coverage.partial`.
+    pub whole: bool,
 }
 
 /// Looks at regular files, one at a time.
@@ -86,6 +89,7 @@ struct Compiled {
     paths: Option<GlobSet>,
     max_size: Option<u64>,
     bytes: usize,
+    whole: bool,
 }
 
 /// The analyzers of a scan, with their wants compiled.
@@ -133,6 +137,7 @@ impl Analyzers {
                     paths,
                     max_size: w.max_size,
                     bytes: w.bytes,
+                    whole: w.whole,
                 }
             })
             .collect();

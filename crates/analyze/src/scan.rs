@@ -50,6 +50,7 @@ pub struct ScanOutcome {
 struct LayerVisitor<'a> {
     analyzers: &'a Analyzers,
     findings: Vec<Finding>,
+    partial: Vec<Skipped>,
 }
 
 impl Visitor for LayerVisitor<'_> {
@@ -62,13 +63,30 @@ impl Visitor for LayerVisitor<'_> {
     }
 
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>) {
+        let mut partial_by: Vec<&str> = Vec::new();
         for c in self.analyzers.wanting(entry) {
+            if c.whole && entry.size > c.bytes as u64 {
+                partial_by.push(c.analyzer.id());
+            }
             let view = FileContent {
                 data: &content.data[..content.data.len().min(c.bytes)],
                 complete: content.complete && content.data.len() <= c.bytes,
                 sha256: content.sha256.clone(),
             };
             c.analyzer.analyze(entry, &view, &mut self.findings);
+        }
+        if !partial_by.is_empty() {
+            let cap = self.content_cap(entry);
+            self.partial.push(Skipped {
+                path: entry.path.clone(),
+                reason: format!(
+                    "{} bytes; {} read the first {} only",
+                    entry.size,
+                    partial_by.join(", "),
+                    cap
+                ),
+                layer: None,
+            });
         }
     }
 
@@ -80,6 +98,7 @@ impl Visitor for LayerVisitor<'_> {
 struct LayerResult {
     walk: Result<LayerWalk, ImageError>,
     findings: Vec<Finding>,
+    partial: Vec<Skipped>,
 }
 
 /// Scans one image: every layer, every file, deleted ones included.
@@ -105,11 +124,13 @@ pub fn scan_image(
                     let mut v = LayerVisitor {
                         analyzers,
                         findings: Vec::new(),
+                        partial: Vec::new(),
                     };
                     let walk = walk_layer(image, i, &opts.limits, progress, &mut v);
                     let r = LayerResult {
                         walk,
                         findings: v.findings,
+                        partial: v.partial,
                     };
                     results.lock().expect("no worker panics while holding it")[i] = Some(r);
                 }
@@ -141,6 +162,12 @@ pub fn scan_image(
                 records.push(LayerRecord::default());
             }
         }
+        out.coverage
+            .partial
+            .extend(r.partial.into_iter().map(|s| Skipped {
+                layer: Some(layer.id.clone()),
+                ..s
+            }));
         per_layer.push(r.findings);
     }
     for (i, findings) in per_layer.into_iter().enumerate() {

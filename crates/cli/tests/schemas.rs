@@ -339,6 +339,7 @@ fn every_field_matches_the_report_schema() {
                     layer: None,
                 },
             ],
+            partial: vec![],
         },
         content: ContentInfo {
             version: "builtin".into(),

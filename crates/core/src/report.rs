@@ -195,6 +195,10 @@ pub struct Coverage {
     pub bytes: u64,
     /// What was not fully read. Anything here makes the scan incomplete.
     pub skipped: Vec<Skipped>,
+    /// Files read and hashed whole, but larger than what a content analyzer looks at
+    /// (YARA reads the first `--max-scan-size` bytes). Listed, not an incomplete scan.
+    #[serde(default)]
+    pub partial: Vec<Skipped>,
 }
 
 /// Which detection content produced the findings.

@@ -342,6 +342,7 @@ mod tests {
                     reason: "too big".into(),
                     layer: Some(format!("sha256:{}", "ab".repeat(32))),
                 }],
+                partial: vec![],
             },
             content: ContentInfo {
                 version: "builtin".into(),

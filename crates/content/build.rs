@@ -20,15 +20,27 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.join("../../content").canonicalize().expect("content/ exists");
+    let root = manifest_dir
+        .join("../../content")
+        .canonicalize()
+        .expect("content/ exists");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
-    let mut code = String::from("/// Every embedded content file: (path relative to content/, bytes).\npub static EMBEDDED: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Every embedded content file: (path relative to content/, bytes).\npub static EMBEDDED: &[(&str, &[u8])] = &[\n",
+    );
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let rel = f.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-        code.push_str(&format!("    ({rel:?}, include_bytes!({:?})),\n", f.display().to_string()));
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        code.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded.rs");

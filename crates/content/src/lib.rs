@@ -80,7 +80,8 @@ impl Bundle {
             .ok_or_else(|| ContentError::Manifest("no manifest.toml".into()))?;
         let text = std::str::from_utf8(raw)
             .map_err(|_| ContentError::Manifest("manifest.toml is not UTF-8".into()))?;
-        let m: Manifest = toml::from_str(text).map_err(|e| ContentError::Manifest(e.to_string()))?;
+        let m: Manifest =
+            toml::from_str(text).map_err(|e| ContentError::Manifest(e.to_string()))?;
         if m.schema != SCHEMA {
             return Err(ContentError::Manifest(format!(
                 "schema {} is not supported (this customs reads schema {SCHEMA})",
@@ -101,7 +102,13 @@ impl Bundle {
         let n = self
             .files
             .keys()
-            .filter_map(|k| k.strip_prefix("user/")?.split('/').next()?.parse::<u32>().ok())
+            .filter_map(|k| {
+                k.strip_prefix("user/")?
+                    .split('/')
+                    .next()?
+                    .parse::<u32>()
+                    .ok()
+            })
             .max()
             .map_or(0, |m| m + 1);
         let mut found = Vec::new();
@@ -177,7 +184,11 @@ fn digest_of(files: &BTreeMap<String, Vec<u8>>) -> Digest {
     Digest::sha256_from_bytes(&h.finalize())
 }
 
-fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), ContentError> {
+fn read_tree(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, Vec<u8>)>,
+) -> Result<(), ContentError> {
     let io = |path: &Path, source| ContentError::Io {
         path: path.into(),
         source,
@@ -193,7 +204,11 @@ fn read_tree(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Resul
         if meta.is_dir() {
             read_tree(root, &p, out)?;
         } else if meta.is_file() {
-            let rel = p.strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .expect("below root")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.push((rel, std::fs::read(&p).map_err(|e| io(&p, e))?));
         }
     }
@@ -217,7 +232,11 @@ mod tests {
     fn user_dirs_change_the_digest_and_are_listed() {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir(d.path().join("sub")).unwrap();
-        std::fs::write(d.path().join("sub/mine.yar"), b"rule x { condition: false }").unwrap();
+        std::fs::write(
+            d.path().join("sub/mine.yar"),
+            b"rule x { condition: false }",
+        )
+        .unwrap();
         let base = Bundle::embedded().unwrap();
         let with = base.clone().with_user_dir(d.path()).unwrap();
         assert_ne!(base.digest(), with.digest());
@@ -232,7 +251,12 @@ mod tests {
     fn bad_manifests_are_refused() {
         let mut files = BTreeMap::new();
         assert!(Bundle::from_files(files.clone()).is_err());
-        files.insert("manifest.toml".into(), b"schema = 99\nversion = \"x\"".to_vec());
-        assert!(matches!(Bundle::from_files(files), Err(ContentError::Manifest(m)) if m.contains("99")));
+        files.insert(
+            "manifest.toml".into(),
+            b"schema = 99\nversion = \"x\"".to_vec(),
+        );
+        assert!(
+            matches!(Bundle::from_files(files), Err(ContentError::Manifest(m)) if m.contains("99"))
+        );
     }
 }

@@ -662,6 +662,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         401 => "Unauthorized",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         _ => "Status",
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("can not read `{}`: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())
@@ -11,7 +11,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            collect(root, &p, out);
+            collect(&p, out);
         } else if p.is_file() {
             out.push(p);
         }
@@ -26,7 +26,7 @@ fn main() {
         .expect("content/ exists");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
-    collect(&root, &root, &mut files);
+    collect(&root, &mut files);
     let mut code = String::from(
         "/// Every embedded content file: (path relative to content/, bytes).\npub static EMBEDDED: &[(&str, &[u8])] = &[\n",
     );

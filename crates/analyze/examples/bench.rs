@@ -83,6 +83,7 @@ fn main() {
     );
     let exe = std::env::current_exe().unwrap();
     let mut j1 = 0.0;
+    let mut times = Vec::new();
     for jobs in [1usize, 2] {
         let mut best = f64::MAX;
         let mut hwm = 0u64;
@@ -102,6 +103,7 @@ fn main() {
             hwm = hwm.max(v["hwm_kb"].as_u64().unwrap());
             files = v["files"].as_u64().unwrap();
         }
+        times.push(best);
         let rate = mb / best;
         let floor = if jobs == 1 {
             mb / floor_secs
@@ -122,6 +124,56 @@ fn main() {
             hwm as f64 / 1024.0
         );
     }
+    for (threads, label, ours) in [
+        (Some(1), "1 thread", times[0]),
+        (None, "default threads", times[1]),
+    ] {
+        match yara_cli(rootfs, threads) {
+            Some(t) => println!(
+                "Debian yara CLI, same rules, files unpacked on disk, {label}: {t:.2} s; customs end to end (decompression included, {} job(s)): {ours:.2} s = {:.1}x faster",
+                if threads == Some(1) { 1 } else { 2 },
+                t / ours
+            ),
+            None => println!(
+                "Debian yara CLI: not run (apt-get install yara, and rules in content/yara/)"
+            ),
+        }
+    }
+}
+
+/// Debian's `yara` CLI with the same rule files over the same files unpacked on disk, with
+/// one thread and with its default threads; None when `yara` is not installed.
+fn yara_cli(rootfs: &str, threads: Option<usize>) -> Option<f64> {
+    let content = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content/yara");
+    let mut rules: Vec<PathBuf> = std::fs::read_dir(&content)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yar"))
+        .collect();
+    rules.sort();
+    if rules.is_empty() {
+        return None;
+    }
+    let mut best = f64::MAX;
+    for _ in 0..RUNS {
+        let mut cmd = Command::new("yara");
+        // -r recursive, -N never follow symlinks, -w no warnings; output to nowhere.
+        cmd.args(["-r", "-N", "-w"]);
+        if let Some(t) = threads {
+            cmd.args(["-p", &t.to_string()]);
+        }
+        cmd.args(&rules)
+            .arg(rootfs)
+            .stdout(std::process::Stdio::null());
+        let t = Instant::now();
+        let status = cmd.status().ok()?;
+        if !status.success() {
+            eprintln!("bench: yara CLI failed ({status}); is every rule libyara-compatible?");
+            return None;
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Some(best)
 }
 
 /// One scan, timed, in its own process so its peak RSS is its own.

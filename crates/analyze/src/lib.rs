@@ -17,10 +17,18 @@
 //! ```
 #![deny(missing_docs)]
 
+mod accounts;
 mod anomaly;
+mod archive;
 mod config;
 mod eicar;
+mod executables;
+pub mod ioc;
+mod miner;
+mod persistence;
 mod scan;
+mod shell;
+mod yara;
 
 use customs_content::{Bundle, ContentError};
 use customs_core::{ContentInfo, Finding, ImageConfigSummary};
@@ -29,7 +37,7 @@ use customs_image::walk::{FileContent, FileEntry};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 pub use anomaly::anomaly_finding;
-pub use scan::{ScanOptions, ScanOutcome, scan_image};
+pub use scan::{CacheUse, LayerCache, ScanOptions, ScanOutcome, scan_image};
 
 /// What a file analyzer wants to see. Declared, so the driver can skip reading content
 /// nobody wants and so the declaration can be part of cache keys.
@@ -108,8 +116,21 @@ impl Analyzers {
     /// Every analyzer customs ships, fed by `bundle`. This is the one list of analyzers:
     /// add new ones here.
     pub fn from_bundle(bundle: &Bundle) -> Result<Analyzers, ContentError> {
-        let file: Vec<Box<dyn FileAnalyzer>> = vec![Box::new(eicar::Eicar)];
-        let image: Vec<Box<dyn ImageAnalyzer>> = vec![Box::new(config::ConfigHistory)];
+        let iocs = std::sync::Arc::new(ioc::Iocs::from_bundle(bundle)?);
+        let file: Vec<Box<dyn FileAnalyzer>> = vec![
+            Box::new(eicar::Eicar),
+            Box::new(ioc::IocFiles::new(iocs.clone())),
+            Box::new(accounts::Accounts),
+            Box::new(executables::Executables),
+            Box::new(executables::PackedElf),
+            Box::new(yara::Yara::from_bundle(bundle)?),
+            Box::new(persistence::Persistence),
+            Box::new(persistence::Scripts),
+        ];
+        let image: Vec<Box<dyn ImageAnalyzer>> = vec![
+            Box::new(config::ConfigHistory::new(iocs.clone())),
+            Box::new(ioc::IocNames::new(iocs)),
+        ];
         Ok(Analyzers::new(file, image, bundle.info()))
     }
 
@@ -161,6 +182,7 @@ impl Analyzers {
             )
             .collect();
         v.push(format!("{}@{}", anomaly::ID, anomaly::VERSION));
+        v.push(format!("{}@{}", archive::ID, archive::VERSION));
         v
     }
 

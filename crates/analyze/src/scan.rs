@@ -1,7 +1,9 @@
-//! Runs the analyzers over every layer of one image, layers in parallel.
+//! Runs the analyzers over every layer of one image, layers in parallel, taking a layer's
+//! result from the layer cache when one is given and it holds that layer.
 
-use std::sync::Mutex;
+use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use customs_core::{Coverage, Finding, ImageConfigSummary, Skipped};
@@ -9,9 +11,11 @@ use customs_image::walk::{
     Anomaly, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress, Visitor, deleted_in,
     walk_layer,
 };
-use customs_image::{Image, ImageError};
+use customs_image::{Image, ImageError, Layer, LayerContent};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
-use crate::{Analyzers, ImageAnalysis, ImageView, anomaly_finding};
+use crate::{Analyzers, ImageAnalysis, ImageView, anomaly_finding, archive};
 
 /// How to scan.
 #[derive(Clone, Debug)]
@@ -20,6 +24,95 @@ pub struct ScanOptions {
     pub limits: Limits,
     /// Layers walked at once.
     pub jobs: usize,
+    /// Where layer results are kept between scans; `None` analyzes every layer.
+    pub cache: Option<Arc<dyn LayerCache>>,
+}
+
+/// Keeps layer results between scans. Implementations must never fail a scan: a cache that
+/// can not answer answers `None`, one that can not store drops the value.
+pub trait LayerCache: Send + Sync + fmt::Debug {
+    /// The bytes stored under `key`, if any.
+    fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>>;
+    /// Stores `value` under `key`, replacing what was there.
+    fn put(&self, key: &[u8; 32], value: &[u8]);
+    /// What `get` returned for `key` does not decode as a layer result (`why`); the layer
+    /// is analyzed again and the entry replaced.
+    fn corrupt(&self, key: &[u8; 32], why: &str);
+}
+
+/// What the cache did for one layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// The result came from the cache; the layer was not read.
+    Hit,
+    /// The layer was analyzed (and its result stored when the walk was complete).
+    Miss,
+    /// The layer can not be cached: a directory, or no digest vouches for its bytes.
+    Uncacheable,
+}
+
+/// Bumped whenever [`CachedLayer`] or the key derivation changes.
+const CACHE_FORMAT: &str = "customs-layer-cache/1";
+
+/// One layer's analysis result as the cache keeps it: findings before layer attribution,
+/// and the layer's record so `deleted_in` can be computed for any image that shares it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CachedLayer {
+    findings: Vec<Finding>,
+    partial: Vec<Skipped>,
+    files: u64,
+    bytes: u64,
+    record: LayerRecord,
+}
+
+/// [`CachedLayer`] by reference, for writing without copying.
+#[derive(Serialize)]
+struct CachedLayerRef<'a> {
+    findings: &'a [Finding],
+    partial: &'a [Skipped],
+    files: u64,
+    bytes: u64,
+    record: &'a LayerRecord,
+}
+
+/// The cache key of a layer: sha256 over the digest that vouches for its bytes, every
+/// analyzer's id, version and declared wants, the content bundle, and the limits (which
+/// include whether files are hashed). `None` for layers that are not cacheable: a `dir:`
+/// layer has no digest, and a blob without a digest has nothing that names its content.
+fn cache_key(layer: &Layer, analyzers: &Analyzers, limits: &Limits) -> Option<[u8; 32]> {
+    if !matches!(layer.content, LayerContent::Blob(_)) {
+        return None;
+    }
+    // The blob digest is verified while reading when there is one; else the diff id is.
+    let digest = layer.blob_digest.as_ref().or(layer.diff_id.as_ref())?;
+    let mut h = Sha256::new();
+    let mut field = |name: &str, value: &str| {
+        // Length-prefixed, so no two different field lists hash the same byte stream.
+        for part in [name, value] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+    };
+    field("format", CACHE_FORMAT);
+    field("customs-analyze", env!("CARGO_PKG_VERSION"));
+    field("layer", &digest.to_string());
+    for v in analyzers.versions() {
+        field("analyzer", &v);
+    }
+    for c in &analyzers.file {
+        field(
+            "wants",
+            &format!("{}: {:?}", c.analyzer.id(), c.analyzer.wants()),
+        );
+    }
+    let content = analyzers.content_info();
+    field(
+        "content",
+        &format!("{} {}", content.version, content.digest),
+    );
+    field("limits", &format!("{limits:?}"));
+    Some(h.finalize().into())
 }
 
 impl Default for ScanOptions {
@@ -27,6 +120,7 @@ impl Default for ScanOptions {
         ScanOptions {
             limits: Limits::default(),
             jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cache: None,
         }
     }
 }
@@ -44,6 +138,8 @@ pub struct ScanOutcome {
     pub config: Option<ImageConfigSummary>,
     /// Wall time.
     pub duration_ms: u64,
+    /// What the layer cache did for each layer, in layer order; empty without a cache.
+    pub cache: Vec<CacheUse>,
 }
 
 /// Collects one layer's findings.
@@ -55,18 +151,34 @@ struct LayerVisitor<'a> {
 
 impl Visitor for LayerVisitor<'_> {
     fn content_cap(&mut self, entry: &FileEntry) -> usize {
+        // Any file may be an archive to expand (told by its bytes, not its name).
         self.analyzers
             .wanting(entry)
             .map(|c| c.bytes)
             .max()
             .unwrap_or(0)
+            .max(archive::BOUNDS.member_bytes)
     }
 
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>) {
+        self.analyze(entry, &content);
+        archive::expand(entry, &content, self);
+    }
+
+    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) {
+        self.findings.push(anomaly_finding(entry, &anomaly));
+    }
+}
+
+impl LayerVisitor<'_> {
+    /// Runs the file analyzers on one file of the layer, or one member of an archive in it.
+    fn analyze(&mut self, entry: &FileEntry, content: &FileContent<'_>) {
         let mut partial_by: Vec<&str> = Vec::new();
+        let mut cap = 0;
         for c in self.analyzers.wanting(entry) {
             if c.whole && entry.size > c.bytes as u64 {
                 partial_by.push(c.analyzer.id());
+                cap = cap.max(c.bytes);
             }
             let view = FileContent {
                 data: &content.data[..content.data.len().min(c.bytes)],
@@ -76,7 +188,6 @@ impl Visitor for LayerVisitor<'_> {
             c.analyzer.analyze(entry, &view, &mut self.findings);
         }
         if !partial_by.is_empty() {
-            let cap = self.content_cap(entry);
             self.partial.push(Skipped {
                 path: entry.path.clone(),
                 reason: format!(
@@ -89,9 +200,21 @@ impl Visitor for LayerVisitor<'_> {
             });
         }
     }
+}
 
-    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) {
-        self.findings.push(anomaly_finding(entry, &anomaly));
+impl archive::Members for LayerVisitor<'_> {
+    fn file(&mut self, entry: &FileEntry, content: &FileContent<'_>) {
+        self.analyze(entry, content);
+    }
+    fn finding(&mut self, finding: Finding) {
+        self.findings.push(finding);
+    }
+    fn partial(&mut self, path: &str, reason: String) {
+        self.partial.push(Skipped {
+            path: path.to_string(),
+            reason,
+            layer: None,
+        });
     }
 }
 
@@ -99,6 +222,51 @@ struct LayerResult {
     walk: Result<LayerWalk, ImageError>,
     findings: Vec<Finding>,
     partial: Vec<Skipped>,
+    cache: Option<CacheUse>,
+}
+
+impl LayerResult {
+    fn from_cache(c: CachedLayer) -> LayerResult {
+        LayerResult {
+            walk: Ok(LayerWalk {
+                record: c.record,
+                files: c.files,
+                bytes: c.bytes,
+                ..LayerWalk::default()
+            }),
+            findings: c.findings,
+            partial: c.partial,
+            cache: Some(CacheUse::Hit),
+        }
+    }
+}
+
+/// The cached result for `key`, if the cache has one that decodes.
+fn cached(cache: &dyn LayerCache, key: &[u8; 32]) -> Option<CachedLayer> {
+    let bytes = cache.get(key)?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| cache.corrupt(key, &e.to_string()))
+        .ok()
+}
+
+/// Stores a complete walk's result; an incomplete one (a limit cut it short) or a failed
+/// one is never cached, so the next scan reads the layer again.
+fn store(cache: &dyn LayerCache, key: &[u8; 32], r: &LayerResult) {
+    let Ok(w) = &r.walk else { return };
+    if !w.skipped.is_empty() {
+        return;
+    }
+    let value = CachedLayerRef {
+        findings: &r.findings,
+        partial: &r.partial,
+        files: w.files,
+        bytes: w.bytes,
+        record: &w.record,
+    };
+    match serde_json::to_vec(&value) {
+        Ok(bytes) => cache.put(key, &bytes),
+        Err(e) => cache.corrupt(key, &e.to_string()),
+    }
 }
 
 /// Scans one image: every layer, every file, deleted ones included.
@@ -121,6 +289,18 @@ pub fn scan_image(
                     if i >= n {
                         break;
                     }
+                    let cache = opts.cache.as_deref();
+                    let key =
+                        cache.and_then(|_| cache_key(&image.layers[i], analyzers, &opts.limits));
+                    if let (Some(c), Some(k)) = (cache, &key)
+                        && let Some(hit) = cached(c, k)
+                    {
+                        // The bar counts blob bytes; a layer not read still counts as done.
+                        progress.blob_bytes(image.layers[i].size.unwrap_or(0));
+                        results.lock().expect("no worker panics while holding it")[i] =
+                            Some(LayerResult::from_cache(hit));
+                        continue;
+                    }
                     let mut v = LayerVisitor {
                         analyzers,
                         findings: Vec::new(),
@@ -131,7 +311,14 @@ pub fn scan_image(
                         walk,
                         findings: v.findings,
                         partial: v.partial,
+                        cache: cache.map(|_| match key {
+                            Some(_) => CacheUse::Miss,
+                            None => CacheUse::Uncacheable,
+                        }),
                     };
+                    if let (Some(c), Some(k)) = (cache, &key) {
+                        store(c, k, &r);
+                    }
                     results.lock().expect("no worker panics while holding it")[i] = Some(r);
                 }
             });
@@ -145,6 +332,7 @@ pub fn scan_image(
     for (i, r) in results.into_iter().enumerate() {
         let r = r.expect("every layer index was taken by a worker");
         let layer = &image.layers[i];
+        out.cache.extend(r.cache);
         match r.walk {
             Ok(w) => {
                 out.coverage.files += w.files;
@@ -174,6 +362,7 @@ pub fn scan_image(
         for mut f in findings {
             f.layer = Some(image.layers[i].id.clone());
             if let Some(p) = &f.path {
+                let p = archive::layer_path(p, &records[i]);
                 f.deleted_in = deleted_in(&records, i, p).map(|j| image.layers[j].id.clone());
             }
             out.findings.push(f);

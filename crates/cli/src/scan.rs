@@ -2,19 +2,21 @@
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use customs_analyze::{Analyzers, ScanOptions, scan_image};
+use customs_analyze::{Analyzers, CacheUse, LayerCache, ScanOptions, scan_image};
 use customs_content::Bundle;
-use customs_core::{
-    Coverage, ImageInfo, LayerInfo, Platform, REPORT_SCHEMA, Report, Severity, Verdict,
-};
+use customs_core::{Coverage, ImageInfo, LayerInfo, Platform, REPORT_SCHEMA, Report, Severity};
 use customs_image::walk::Limits;
 use customs_image::{Image, OpenOptions, PlatformChoice, RegistryOptions, Target, open};
-use customs_policy::{Policy, ScanState, decide, run_exit_code};
+use customs_policy::{Applied, Date, IgnoreList, Policy, ScanState, decide, run_exit_code};
+use customs_store::Lookup;
+use sha2::{Digest as _, Sha256};
 
 use crate::progress::Bar;
 use crate::report::{self, Format};
@@ -33,9 +35,29 @@ pub struct ScanArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Exit 1 when a finding is at or above this severity.
-    #[arg(long, default_value = "high", value_parser = parse_severity)]
-    pub fail_on: Severity,
+    /// Exit 1 when a finding is at or above this severity [default: the policy file's, else high].
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// A policy file (TOML; see docs/policy.md): what makes a verdict malicious or
+    /// suspicious, --fail-on, incomplete scans. Flags given on the command line win.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The ignore file of accepted findings [default: .customsignore in the current
+    /// directory, when there is one].
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Option<PathBuf>,
+    /// Read no ignore file: report every finding.
+    #[arg(long, conflicts_with = "ignore_file")]
+    pub no_ignore: bool,
+    /// Directory of the layer cache [default: $XDG_CACHE_HOME/customs, else ~/.cache/customs].
+    #[arg(long, value_name = "DIR", env = "CUSTOMS_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Analyze every layer; neither read nor write the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Say on stderr what the layer cache did for each layer.
+    #[arg(long, short)]
+    pub verbose: bool,
     /// The name the image is deployed under (for local images; overrides what the source says).
     #[arg(long, value_name = "REF")]
     pub name: Option<String>,
@@ -88,7 +110,14 @@ impl ScanArgs {
             targets,
             format,
             output: None,
-            fail_on: Severity::High,
+            fail_on: None,
+            policy: None,
+            // The demo is the same every time: no user ignore file, no cache to fill.
+            ignore_file: None,
+            no_ignore: true,
+            cache_dir: None,
+            no_cache: true,
+            verbose: false,
             name: None,
             platform: None,
             offline: true,
@@ -140,11 +169,35 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .jobs
             .unwrap_or_else(|| ScanOptions::default().jobs)
             .max(1),
+        cache: open_cache(&args),
     };
-    let policy = Policy {
-        fail_on: args.fail_on,
-        allow_incomplete: args.allow_incomplete,
+    let mut policy = match &args.policy {
+        Some(p) => Policy::from_toml(&read_text(p)?)
+            .with_context(|| format!("can not use the policy file `{}`", p.display()))?,
+        None => Policy::default(),
     };
+    if let Some(s) = args.fail_on {
+        policy.fail_on = s;
+    }
+    if args.allow_incomplete {
+        policy.allow_incomplete = true;
+    }
+    let today = today();
+    let ignore = load_ignore(&args)?;
+    if let Some((path, list)) = &ignore {
+        for e in list.entries().iter().filter(|e| e.is_expired(today)) {
+            eprintln!(
+                "customs: warning: `{}` line {}: the ignore entry for {} expired on {} and no \
+                 longer applies (its reason: {})",
+                path.display(),
+                e.line,
+                e.describe(),
+                e.expires.map(|d| d.to_string()).unwrap_or_default(),
+                e.reason
+            );
+        }
+    }
+    let mut matched = vec![0usize; ignore.as_ref().map_or(0, |(_, l)| l.entries().len())];
     // Open the output first: a report that can not be written must fail before the work.
     let mut out: Box<dyn Write> = match &args.output {
         Some(p) => Box::new(BufWriter::new(
@@ -164,6 +217,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     let analyzers = Analyzers::from_bundle(&bundle).context("can not load detection content")?;
     let mut reports = Vec::new();
     let mut decisions = Vec::new();
+    let mut images_scanned = 0usize;
     for t in &args.targets {
         let started = Instant::now();
         let images = parse_target(t, args.offline)
@@ -171,16 +225,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
         let images = match images {
             Ok(i) => i,
             Err(e) => {
-                // ImageError messages already carry their cause; `{e:#}` would print it twice.
-                let r = error_report(t, &analyzers, e.to_string(), started);
-                decisions.push(decide(
+                let decision = decide(
                     &policy,
                     &[],
                     &ScanState {
                         errors: 1,
                         skipped: 0,
                     },
-                ));
+                );
+                // ImageError messages already carry their cause; `{e:#}` would print it twice.
+                let r = error_report(t, &analyzers, e.to_string(), started, &decision);
+                decisions.push(decision);
                 reports.push(r);
                 continue;
             }
@@ -199,29 +254,231 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             if let Some(b) = bar {
                 b.finish();
             }
+            if args.verbose {
+                say_cache_use(t, &image, &outcome.cache);
+            }
             let state = ScanState {
                 errors: outcome.errors.len(),
                 skipped: outcome.coverage.skipped.len(),
             };
-            let decision = decide(&policy, &outcome.findings, &state);
+            let digest = image.manifest_digest.as_ref().map(ToString::to_string);
+            let applied = match &ignore {
+                Some((_, list)) => list.apply(outcome.findings, digest.as_deref(), today),
+                None => Applied {
+                    findings: outcome.findings,
+                    ..Applied::default()
+                },
+            };
+            for (m, n) in matched.iter_mut().zip(&applied.matched) {
+                *m += n;
+            }
+            images_scanned += 1;
+            let decision = decide(&policy, &applied.findings, &state);
             reports.push(Report {
                 schema: REPORT_SCHEMA.into(),
                 target: t.clone(),
                 image: Some(image_info(&image, args.name.as_deref(), outcome.config)),
                 verdict: decision.verdict,
                 score: decision.score,
-                findings: outcome.findings,
+                findings: applied.findings,
                 coverage: outcome.coverage,
                 content: analyzers.content_info(),
                 errors: outcome.errors,
                 duration_ms: started.elapsed().as_millis() as u64,
+                drivers: decision.drivers.clone(),
+                suppressed: applied.suppressed,
+                ignored_expired: applied.expired,
             });
             decisions.push(decision);
+        }
+    }
+    // Like an allow-list that outlived its reason: say so, so the list stays short. Only
+    // when something was scanned, or every entry would look stale.
+    if let Some((path, list)) = &ignore
+        && images_scanned > 0
+    {
+        for (e, _) in list
+            .entries()
+            .iter()
+            .zip(&matched)
+            .filter(|(e, n)| **n == 0 && !e.is_expired(today))
+        {
+            eprintln!(
+                "customs: warning: `{}` line {}: the ignore entry for {} matched no finding; \
+                 remove it if it is no longer needed",
+                path.display(),
+                e.line,
+                e.describe()
+            );
         }
     }
     report::write(args.format, &reports, &mut out, color).context("can not write the report")?;
     out.flush().context("can not write the report")?;
     Ok(run_exit_code(&decisions) as u8)
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("can not read `{}`", path.display()))
+}
+
+/// The ignore file named by --ignore-file (which must exist), else `.customsignore` in the
+/// current directory if there is one.
+fn load_ignore(args: &ScanArgs) -> Result<Option<(PathBuf, IgnoreList)>> {
+    if args.no_ignore {
+        return Ok(None);
+    }
+    let path = match &args.ignore_file {
+        Some(p) => p.clone(),
+        None => {
+            let p = PathBuf::from(".customsignore");
+            if !p.exists() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    let list = IgnoreList::parse(&read_text(&path)?)
+        .with_context(|| format!("can not use the ignore file `{}`", path.display()))?;
+    Ok(Some((path, list)))
+}
+
+/// Today in UTC, for ignore-entry expiry.
+fn today() -> Date {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Date::from_unix_days(secs.div_euclid(86_400))
+}
+
+/// The layer cache, unless --no-cache. A cache that can not be opened is said once and the
+/// scan goes on without it: the cache only ever saves time.
+fn open_cache(args: &ScanArgs) -> Option<Arc<dyn LayerCache>> {
+    if args.no_cache {
+        return None;
+    }
+    let Some(dir) = args
+        .cache_dir
+        .clone()
+        .or_else(customs_store::LayerCache::default_dir)
+    else {
+        eprintln!(
+            "customs: warning: no cache directory (neither XDG_CACHE_HOME nor HOME is set; \
+             see --cache-dir); scanning without the layer cache"
+        );
+        return None;
+    };
+    match customs_store::LayerCache::open(&dir.join(customs_store::CACHE_FILE)) {
+        Ok(store) => Some(Arc::new(StoreCache {
+            store,
+            build: build_identity(),
+            warned: AtomicBool::new(false),
+        })),
+        Err(e) => {
+            eprintln!("customs: warning: {e}; scanning without the layer cache");
+            None
+        }
+    }
+}
+
+/// The SQLite layer cache behind the scan driver's hook. Whatever goes wrong with it is
+/// said once per run, and the layer concerned is analyzed as if there were no cache.
+#[derive(Debug)]
+struct StoreCache {
+    store: customs_store::LayerCache,
+    build: [u8; 32],
+    warned: AtomicBool,
+}
+
+impl StoreCache {
+    /// The driver's key, bound to this binary: analyzer versions are bumped by hand, and
+    /// a rebuilt customs must not trust results from one whose code differed.
+    fn key(&self, key: &[u8; 32]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.build);
+        h.update(key);
+        h.finalize().into()
+    }
+
+    fn warn(&self, what: std::fmt::Arguments<'_>) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!("customs: warning: {what}; the layers concerned are analyzed afresh");
+        }
+    }
+}
+
+impl LayerCache for StoreCache {
+    fn get(&self, key: &[u8; 32]) -> Option<Vec<u8>> {
+        match self.store.get(&self.key(key)) {
+            Ok(Lookup::Hit(v)) => Some(v),
+            Ok(Lookup::Miss) => None,
+            Ok(Lookup::Corrupt(why)) => {
+                let path = self.store.path().display();
+                self.warn(format_args!(
+                    "the layer cache `{path}` holds a damaged entry ({why})"
+                ));
+                None
+            }
+            Err(e) => {
+                self.warn(format_args!("{e}"));
+                None
+            }
+        }
+    }
+
+    fn put(&self, key: &[u8; 32], value: &[u8]) {
+        if let Err(e) = self.store.put(&self.key(key), value) {
+            self.warn(format_args!("{e}"));
+        }
+    }
+
+    fn corrupt(&self, _key: &[u8; 32], why: &str) {
+        let path = self.store.path().display();
+        self.warn(format_args!(
+            "the layer cache `{path}` holds an entry that does not decode ({why})"
+        ));
+    }
+}
+
+/// This binary: its version, and the size and modification time of its file.
+fn build_identity() -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION"));
+    if let Some(m) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| std::fs::metadata(exe).ok())
+    {
+        h.update(m.len().to_le_bytes());
+        if let Some(d) = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        {
+            h.update(d.as_nanos().to_le_bytes());
+        }
+    }
+    h.finalize().into()
+}
+
+/// `--verbose`: one line per layer saying whether its result came from the cache.
+fn say_cache_use(target: &str, image: &Image, uses: &[CacheUse]) {
+    let platform = image
+        .platform
+        .as_ref()
+        .map(|p| format!(" ({p})"))
+        .unwrap_or_default();
+    for (i, (layer, u)) in image.layers.iter().zip(uses).enumerate() {
+        let what = match u {
+            CacheUse::Hit => "hit",
+            CacheUse::Miss => "miss",
+            CacheUse::Uncacheable => "not cacheable",
+        };
+        eprintln!(
+            "customs: cache: {target}{platform}: layer {}/{} {}: {what}",
+            i + 1,
+            image.layers.len(),
+            layer.id
+        );
+    }
 }
 
 fn parse_target(s: &str, offline: bool) -> Result<Target> {
@@ -232,18 +489,27 @@ fn parse_target(s: &str, offline: bool) -> Result<Target> {
     Ok(t)
 }
 
-fn error_report(target: &str, analyzers: &Analyzers, error: String, started: Instant) -> Report {
+fn error_report(
+    target: &str,
+    analyzers: &Analyzers,
+    error: String,
+    started: Instant,
+    decision: &customs_policy::Decision,
+) -> Report {
     Report {
         schema: REPORT_SCHEMA.into(),
         target: target.into(),
         image: None,
-        verdict: Verdict::Error,
-        score: 0,
+        verdict: decision.verdict,
+        score: decision.score,
         findings: vec![],
         coverage: Coverage::default(),
         content: analyzers.content_info(),
         errors: vec![error],
         duration_ms: started.elapsed().as_millis() as u64,
+        drivers: decision.drivers.clone(),
+        suppressed: vec![],
+        ignored_expired: vec![],
     }
 }
 

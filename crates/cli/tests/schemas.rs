@@ -11,8 +11,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use customs_core::{
-    Confidence, ContentInfo, Coverage, Finding, ImageConfigSummary, ImageInfo, LayerInfo,
-    REPORT_SCHEMA, Report, Severity, Skipped, Verdict,
+    Confidence, ContentInfo, Coverage, Drivers, ExpiredIgnore, Finding, ImageConfigSummary,
+    ImageInfo, LayerInfo, REPORT_SCHEMA, Report, Severity, Skipped, Suppressed, Verdict,
 };
 use serde_json::{Value, json};
 
@@ -347,6 +347,25 @@ fn every_field_matches_the_report_schema() {
         },
         errors: vec!["e".into()],
         duration_ms: 1,
+        drivers: Drivers {
+            findings: vec![0, 1],
+            errors: vec![0],
+            skipped: vec![0, 1],
+        },
+        suppressed: vec![Suppressed {
+            rule: "r".into(),
+            severity: Severity::Critical,
+            path: Some("a/b".into()),
+            layer: Some(format!("sha256:{}", "d".repeat(64))),
+            reason: "accepted".into(),
+        }],
+        ignored_expired: vec![ExpiredIgnore {
+            rule: Some("r".into()),
+            path: Some("a/**".into()),
+            image: Some(format!("sha256:{}", "e".repeat(64))),
+            reason: "until the fix".into(),
+            expires: "2020-01-31".into(),
+        }],
     };
     assert_valid(
         report_validator(),
@@ -365,6 +384,13 @@ fn every_field_matches_the_report_schema() {
     for f in &mut bare.findings {
         (f.layer, f.deleted_in, f.path) = (None, None, None);
         f.attack.clear();
+    }
+    bare.drivers = Drivers::default();
+    for s in &mut bare.suppressed {
+        (s.path, s.layer) = (None, None);
+    }
+    for e in &mut bare.ignored_expired {
+        (e.rule, e.path, e.image) = (None, None, None);
     }
     assert_valid(
         report_validator(),

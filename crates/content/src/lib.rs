@@ -16,6 +16,8 @@ use customs_core::{ContentInfo, Digest};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+pub mod yara;
+
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
@@ -43,6 +45,9 @@ pub enum ContentError {
         /// What is wrong, with line numbers where possible.
         message: String,
     },
+    /// A scan with compiled content failed (a YARA timeout or engine error).
+    #[error("{0}")]
+    Scan(String),
 }
 
 #[derive(Deserialize)]

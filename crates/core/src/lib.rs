@@ -17,6 +17,6 @@ pub use digest::{Digest, DigestError};
 pub use finding::{Confidence, Finding, Severity, attack};
 pub use reference::{ImageRef, ReferenceError};
 pub use report::{
-    ContentInfo, Coverage, ImageConfigSummary, ImageInfo, LayerInfo, Platform, REPORT_SCHEMA,
-    Report, Skipped, Verdict,
+    ContentInfo, Coverage, Drivers, ExpiredIgnore, ImageConfigSummary, ImageInfo, LayerInfo,
+    Platform, REPORT_SCHEMA, Report, Skipped, Suppressed, Verdict,
 };

@@ -210,6 +210,52 @@ pub struct ContentInfo {
     pub digest: String,
 }
 
+/// What set the verdict and the score, as indices into the report's own arrays, so every
+/// verdict can be traced to the items that caused it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drivers {
+    /// Indices into `findings`: the findings at the worst weight among those that count for
+    /// the verdict (for `malicious` and `suspicious`, those meeting that verdict's
+    /// threshold; otherwise every finding, and none when the worst weight is 0).
+    pub findings: Vec<usize>,
+    /// Indices into `errors`; each one alone makes the verdict `error`.
+    pub errors: Vec<usize>,
+    /// Indices into `coverage.skipped` that made the verdict `error` (an incomplete scan);
+    /// empty when incomplete scans are allowed.
+    pub skipped: Vec<usize>,
+}
+
+/// A finding an ignore entry removed from `findings`, listed so nothing disappears silently.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    /// The finding's rule id.
+    pub rule: String,
+    /// The finding's severity.
+    pub severity: Severity,
+    /// The finding's path, if it had one.
+    pub path: Option<String>,
+    /// The layer that added the file, if known.
+    pub layer: Option<String>,
+    /// The ignore entry's reason.
+    pub reason: String,
+}
+
+/// An ignore entry past its expiry date that matches findings of this image: it no longer
+/// applies, so those findings are in `findings` again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExpiredIgnore {
+    /// The entry's rule id.
+    pub rule: Option<String>,
+    /// The entry's path glob.
+    pub path: Option<String>,
+    /// The entry's image or layer digest.
+    pub image: Option<String>,
+    /// The entry's reason.
+    pub reason: String,
+    /// The day it expired after (`YYYY-MM-DD`).
+    pub expires: String,
+}
+
 /// The result of scanning one image (one target, one platform).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
@@ -233,6 +279,15 @@ pub struct Report {
     pub errors: Vec<String>,
     /// Wall time of this scan.
     pub duration_ms: u64,
+    /// What set the verdict and the score.
+    #[serde(default)]
+    pub drivers: Drivers,
+    /// Findings removed by ignore entries, with their reasons.
+    #[serde(default)]
+    pub suppressed: Vec<Suppressed>,
+    /// Expired ignore entries that would have removed findings of this image.
+    #[serde(default)]
+    pub ignored_expired: Vec<ExpiredIgnore>,
 }
 
 impl Report {

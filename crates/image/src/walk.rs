@@ -140,7 +140,7 @@ pub trait Visitor {
 }
 
 /// Paths a layer adds and deletes, to tell later which layer deleted a file.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LayerRecord {
     /// Every path the layer writes (any kind).
     pub paths: HashSet<String>,

@@ -1,28 +1,94 @@
 //! The one decision function customs uses everywhere (CLI, webhook, event correlation), so
-//! the same image always gets the same verdict. Pure: no I/O.
+//! the same image always gets the same verdict, and the two files that tune it: the policy
+//! file (thresholds) and the ignore file (accepted findings). Pure: no I/O; files are
+//! parsed from text the caller read, and "today" is passed in.
 //!
 //! ```
 //! use customs_core::{Confidence, Finding, Severity, Verdict};
-//! use customs_policy::{Policy, ScanState, decide};
+//! use customs_policy::{Date, IgnoreList, Policy, ScanState, decide};
 //! let f = Finding {
 //!     rule: "eicar-test-file".into(), title: "EICAR".into(),
 //!     severity: Severity::High, confidence: Confidence::High,
 //!     attack: vec!["T1204.003".into()], layer: None, deleted_in: None,
 //!     path: Some("eicar.com".into()), evidence: String::new(), description: String::new(),
 //! };
-//! let d = decide(&Policy::default(), &[f], &ScanState::default());
+//! let policy = Policy::from_toml("schema = 1\n[thresholds]\nfail_on = \"critical\"\n").unwrap();
+//! let d = decide(&policy, &[f.clone()], &ScanState::default());
 //! assert_eq!(d.verdict, Verdict::Malicious);
-//! assert!(d.fails_gate);
+//! assert_eq!(d.drivers.findings, [0]);
+//! assert!(!d.fails_gate);
+//!
+//! let ignore = IgnoreList::parse(
+//!     "[[ignore]]\nrule = \"eicar-test-file\"\nreason = \"AV test image\"\n",
+//! ).unwrap();
+//! let applied = ignore.apply(vec![f], None, Date::new(2026, 1, 1).unwrap());
+//! assert!(applied.findings.is_empty());
+//! assert_eq!(applied.suppressed[0].reason, "AV test image");
 //! ```
 #![deny(missing_docs)]
 
-use customs_core::{Confidence, Finding, Severity, Verdict};
+mod date;
+mod ignore;
 
-/// Thresholds. (Allow lists and provenance rules join this in later versions.)
-#[derive(Clone, Debug)]
+use customs_core::{Confidence, Drivers, Finding, Severity, Verdict};
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use date::Date;
+pub use ignore::{Applied, IGNORE_SCHEMA, IgnoreEntry, IgnoreList};
+
+/// The policy-file format this customs reads.
+pub const POLICY_SCHEMA: u32 = 1;
+
+/// A policy or ignore file that can not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// Not TOML, an unknown key, or a value of the wrong type.
+    #[error("line {line}, column {column}: {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// Well-formed, but not a usable setting.
+    #[error("line {line}: {message}")]
+    Invalid {
+        /// 1-based line of the offending entry.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What a finding must reach to count for a verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Threshold {
+    /// Lowest severity that counts.
+    pub severity: Severity,
+    /// Lowest confidence that counts.
+    pub confidence: Confidence,
+}
+
+impl Threshold {
+    /// Whether `f` reaches the threshold.
+    pub fn is_met_by(&self, f: &Finding) -> bool {
+        f.severity >= self.severity && f.confidence >= self.confidence
+    }
+}
+
+/// Thresholds. (Provenance rules join this in later versions, as new sections.)
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// Findings at or above this fail the gate (`--fail-on`).
     pub fail_on: Severity,
+    /// What makes the verdict `malicious`.
+    pub malicious: Threshold,
+    /// What makes the verdict `suspicious`.
+    pub suspicious: Threshold,
     /// Skipped content does not make the verdict `error` (`--allow-incomplete`).
     pub allow_incomplete: bool,
 }
@@ -31,8 +97,110 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             fail_on: Severity::High,
+            malicious: Threshold {
+                severity: Severity::High,
+                confidence: Confidence::Medium,
+            },
+            suspicious: Threshold {
+                severity: Severity::Medium,
+                confidence: Confidence::Low,
+            },
             allow_incomplete: false,
         }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    schema: u32,
+    thresholds: Option<Spanned<RawThresholds>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThresholds {
+    fail_on: Option<Severity>,
+    malicious: Option<RawThreshold>,
+    suspicious: Option<RawThreshold>,
+    allow_incomplete: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThreshold {
+    severity: Severity,
+    confidence: Option<Confidence>,
+}
+
+impl From<RawThreshold> for Threshold {
+    fn from(r: RawThreshold) -> Threshold {
+        Threshold {
+            severity: r.severity,
+            confidence: r.confidence.unwrap_or(Confidence::Low),
+        }
+    }
+}
+
+impl Policy {
+    /// Parses a policy file. Every key not described in docs/policy.md is an error, so a
+    /// typo never silently falls back to a default; what is not set keeps its default.
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        if raw.schema != POLICY_SCHEMA {
+            return Err(PolicyError::Invalid {
+                line: 1,
+                message: format!(
+                    "schema {} is not supported (this customs reads schema {POLICY_SCHEMA})",
+                    raw.schema
+                ),
+            });
+        }
+        let mut p = Policy::default();
+        let Some(t) = raw.thresholds else {
+            return Ok(p);
+        };
+        let line = line_of(text, t.span().start);
+        let t = t.into_inner();
+        p.fail_on = t.fail_on.unwrap_or(p.fail_on);
+        p.malicious = t.malicious.map_or(p.malicious, Threshold::from);
+        p.suspicious = t.suspicious.map_or(p.suspicious, Threshold::from);
+        p.allow_incomplete = t.allow_incomplete.unwrap_or(p.allow_incomplete);
+        // A finding that proves malice must also be suspicious; the reverse order is a typo.
+        if p.malicious.severity < p.suspicious.severity
+            || p.malicious.confidence < p.suspicious.confidence
+        {
+            return Err(PolicyError::Invalid {
+                line,
+                message: format!(
+                    "the `malicious` threshold ({}/{}) is below the `suspicious` one ({}/{})",
+                    p.malicious.severity,
+                    p.malicious.confidence,
+                    p.suspicious.severity,
+                    p.suspicious.confidence
+                ),
+            });
+        }
+        Ok(p)
+    }
+}
+
+/// 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn toml_error(text: &str, e: &toml::de::Error) -> PolicyError {
+    let start = e.span().map_or(0, |s| s.start).min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    PolicyError::Syntax {
+        line: line_of(text, start),
+        column: text[line_start..start].chars().count() + 1,
+        message: e.message().trim_end().to_string(),
     }
 }
 
@@ -56,6 +224,8 @@ pub struct Decision {
     pub fails_gate: bool,
     /// Whether the scan is unusable as a verdict (exit 2).
     pub error: bool,
+    /// What set the verdict and the score.
+    pub drivers: Drivers,
 }
 
 impl Decision {
@@ -72,7 +242,7 @@ impl Decision {
 }
 
 /// One finding's weight: severity scaled by confidence. Never a count of matches.
-fn weight(f: &Finding) -> u32 {
+pub fn weight(f: &Finding) -> u32 {
     let base = match f.severity {
         Severity::Info => 0,
         Severity::Low => 20,
@@ -89,128 +259,54 @@ fn weight(f: &Finding) -> u32 {
 }
 
 /// Decides. The worst single finding sets the verdict and the score: ten low findings are
-/// not one high one.
+/// not one high one. `findings` are the ones left after ignore entries; the indices in
+/// [`Decision::drivers`] point into this slice.
 pub fn decide(policy: &Policy, findings: &[Finding], state: &ScanState) -> Decision {
-    let error = state.errors > 0 || (state.skipped > 0 && !policy.allow_incomplete);
-    let malicious = findings
-        .iter()
-        .any(|f| f.severity >= Severity::High && f.confidence >= Confidence::Medium);
-    let suspicious = findings.iter().any(|f| f.severity >= Severity::Medium);
+    let incomplete = state.skipped > 0 && !policy.allow_incomplete;
+    let error = state.errors > 0 || incomplete;
     let verdict = if error {
         Verdict::Error
-    } else if malicious {
+    } else if findings.iter().any(|f| policy.malicious.is_met_by(f)) {
         Verdict::Malicious
-    } else if suspicious {
+    } else if findings.iter().any(|f| policy.suspicious.is_met_by(f)) {
         Verdict::Suspicious
     } else {
         Verdict::Clean
+    };
+    let counts = |f: &Finding| match verdict {
+        Verdict::Malicious => policy.malicious.is_met_by(f),
+        Verdict::Suspicious => policy.suspicious.is_met_by(f),
+        Verdict::Clean | Verdict::Error => true,
+    };
+    let worst = findings.iter().filter(|f| counts(f)).map(weight).max();
+    let driving = match (worst, verdict) {
+        (Some(w), Verdict::Malicious | Verdict::Suspicious) => Some(w),
+        (Some(w), _) if w > 0 => Some(w),
+        _ => None,
+    };
+    let drivers = Drivers {
+        findings: driving.map_or_else(Vec::new, |w| {
+            (0..findings.len())
+                .filter(|&i| counts(&findings[i]) && weight(&findings[i]) == w)
+                .collect()
+        }),
+        errors: (0..state.errors).collect(),
+        skipped: if incomplete {
+            (0..state.skipped).collect()
+        } else {
+            Vec::new()
+        },
     };
     Decision {
         verdict,
         score: findings.iter().map(weight).max().unwrap_or(0),
         fails_gate: findings.iter().any(|f| f.severity >= policy.fail_on),
         error,
+        drivers,
     }
 }
 
 /// The exit code of a run over several images: the worst of them.
 pub fn run_exit_code(decisions: &[Decision]) -> i32 {
     decisions.iter().map(Decision::exit_code).max().unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(severity: Severity, confidence: Confidence) -> Finding {
-        Finding {
-            rule: "r".into(),
-            title: "t".into(),
-            severity,
-            confidence,
-            attack: vec![],
-            layer: None,
-            deleted_in: None,
-            path: None,
-            evidence: String::new(),
-            description: String::new(),
-        }
-    }
-
-    #[test]
-    fn verdicts() {
-        let p = Policy::default();
-        let ok = ScanState::default();
-        assert_eq!(decide(&p, &[], &ok).verdict, Verdict::Clean);
-        let d = decide(&p, &vec![f(Severity::Low, Confidence::High); 10], &ok);
-        assert_eq!((d.verdict, d.score, d.exit_code()), (Verdict::Clean, 20, 0));
-        let d = decide(&p, &[f(Severity::Medium, Confidence::Medium)], &ok);
-        assert_eq!((d.verdict, d.exit_code()), (Verdict::Suspicious, 0));
-        let d = decide(&p, &[f(Severity::High, Confidence::Low)], &ok);
-        assert_eq!((d.verdict, d.exit_code()), (Verdict::Suspicious, 1));
-        let d = decide(&p, &[f(Severity::Critical, Confidence::High)], &ok);
-        assert_eq!(
-            (d.verdict, d.score, d.exit_code()),
-            (Verdict::Malicious, 100, 1)
-        );
-    }
-
-    #[test]
-    fn fail_closed() {
-        let p = Policy::default();
-        let incomplete = ScanState {
-            errors: 0,
-            skipped: 1,
-        };
-        assert_eq!(decide(&p, &[], &incomplete).verdict, Verdict::Error);
-        assert_eq!(decide(&p, &[], &incomplete).exit_code(), 2);
-        let lenient = Policy {
-            allow_incomplete: true,
-            ..p.clone()
-        };
-        assert_eq!(decide(&lenient, &[], &incomplete).exit_code(), 0);
-        let broken = ScanState {
-            errors: 1,
-            skipped: 0,
-        };
-        assert_eq!(decide(&lenient, &[], &broken).exit_code(), 2);
-        let low_gate = Policy {
-            fail_on: Severity::Low,
-            ..p
-        };
-        assert_eq!(
-            decide(
-                &low_gate,
-                &[f(Severity::Low, Confidence::Low)],
-                &ScanState::default()
-            )
-            .exit_code(),
-            1
-        );
-    }
-
-    #[test]
-    fn run_takes_the_worst() {
-        let a = Decision {
-            verdict: Verdict::Clean,
-            score: 0,
-            fails_gate: false,
-            error: false,
-        };
-        let b = Decision {
-            verdict: Verdict::Malicious,
-            score: 100,
-            fails_gate: true,
-            error: false,
-        };
-        let c = Decision {
-            verdict: Verdict::Error,
-            score: 0,
-            fails_gate: false,
-            error: true,
-        };
-        assert_eq!(run_exit_code(&[a.clone(), b.clone()]), 1);
-        assert_eq!(run_exit_code(&[b, c, a]), 2);
-        assert_eq!(run_exit_code(&[]), 0);
-    }
 }

@@ -6,14 +6,18 @@
 //!   and `security-severity`, its confidence as `precision`, ATT&CK ids as tags;
 //! - a result per finding; the path inside the image is the artifact location, relative to
 //!   the base id `IMAGEROOT`, and the layer is a logical location;
-//! - verdict, score, coverage and content go in the run's property bag; errors and skipped
-//!   items become tool execution notifications, and an `error` verdict marks the invocation
-//!   as failed.
+//! - verdict, score, drivers, coverage, content and what ignore entries removed go in the
+//!   run's property bag, and a result whose finding set the verdict has `driver: true`;
+//!   errors and skipped items become tool execution notifications, and an `error` verdict
+//!   marks the invocation as failed.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use customs_core::{Confidence, ContentInfo, Coverage, Finding, Report, Severity, Verdict};
+use customs_core::{
+    Confidence, ContentInfo, Coverage, Drivers, ExpiredIgnore, Finding, Report, Severity,
+    Suppressed, Verdict,
+};
 use serde::Serialize;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -174,6 +178,8 @@ struct ResultProperties<'a> {
     attack: &'a [String],
     layer: Option<&'a str>,
     deleted_in: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    driver: bool,
 }
 
 #[derive(Serialize)]
@@ -185,6 +191,9 @@ struct RunProperties<'a> {
     coverage: &'a Coverage,
     content: &'a ContentInfo,
     errors: &'a [String],
+    drivers: &'a Drivers,
+    suppressed: &'a [Suppressed],
+    ignored_expired: &'a [ExpiredIgnore],
 }
 
 #[derive(Serialize)]
@@ -212,7 +221,12 @@ fn run(r: &Report) -> Run<'_> {
     let results = r
         .findings
         .iter()
-        .map(|f| result(f, index[f.rule.as_str()], image_name.unwrap_or(&r.target)))
+        .enumerate()
+        .map(|(i, f)| {
+            let mut res = result(f, index[f.rule.as_str()], image_name.unwrap_or(&r.target));
+            res.properties.driver = r.drivers.findings.contains(&i);
+            res
+        })
         .collect();
 
     let mut notifications: Vec<Notification<'_>> = r
@@ -278,6 +292,9 @@ fn run(r: &Report) -> Run<'_> {
             coverage: &r.coverage,
             content: &r.content,
             errors: &r.errors,
+            drivers: &r.drivers,
+            suppressed: &r.suppressed,
+            ignored_expired: &r.ignored_expired,
         },
     }
 }
@@ -366,6 +383,7 @@ fn result<'a>(f: &'a Finding, rule_index: usize, image: &'a str) -> SarifResult<
             attack: &f.attack,
             layer: f.layer.as_deref(),
             deleted_in: f.deleted_in.as_deref(),
+            driver: false,
         },
     }
 }

@@ -1,6 +1,7 @@
 //! The human-readable report: a header per image, findings grouped by severity (worst
-//! first), a summary line with the verdict, then everything that was not read and every
-//! error, so a verdict of `error` always shows its reason.
+//! first, the ones that set the verdict marked `*`), a summary line with the verdict, then
+//! everything that was not read, every error, and every finding an ignore entry removed,
+//! so a verdict of `error` always shows its reason and nothing disappears silently.
 //!
 //! Paths, evidence and names come from hostile images: every string taken from a report is
 //! passed through [`clean`], so a file name can not move the cursor, clear the screen or
@@ -99,14 +100,19 @@ fn report(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
     header(out, r)?;
     out.end()?;
     for sev in WORST_FIRST {
-        let group: Vec<&Finding> = r.findings.iter().filter(|f| f.severity == sev).collect();
+        let group: Vec<(usize, &Finding)> = r
+            .findings
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.severity == sev)
+            .collect();
         if group.is_empty() {
             continue;
         }
         let head = format!("{} ({})", sev.as_str().to_uppercase(), group.len());
         out.styled(severity_style(sev), &head).end()?;
-        for f in group {
-            finding(out, f)?;
+        for (i, f) in group {
+            finding(out, f, r.drivers.findings.contains(&i))?;
         }
         out.end()?;
     }
@@ -123,6 +129,33 @@ fn report(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
             .styled(sgr::RED, "error")
             .text("    ")
             .text(&clean(e))
+            .end()?;
+    }
+    for s in &r.suppressed {
+        out.text("  ignored  ")
+            .text(&clean(&s.rule))
+            .text(&format!(" ({}) ", s.severity))
+            .text(&s.path.as_deref().map_or("(image)".into(), clean));
+        if let Some(layer) = &s.layer {
+            out.text(&format!(" (layer {})", short_digest(layer)));
+        }
+        out.text(": ").text(&clean(&s.reason)).end()?;
+    }
+    for e in &r.ignored_expired {
+        let mut what = Vec::new();
+        for (k, v) in [("rule", &e.rule), ("path", &e.path), ("image", &e.image)] {
+            if let Some(v) = v {
+                what.push(format!("{k} {}", clean(v)));
+            }
+        }
+        out.text("  ")
+            .styled(sgr::YELLOW, "expired")
+            .text(&format!(
+                "  ignore entry ({}) expired on {}, its findings are listed again: {}",
+                what.join(", "),
+                clean(&e.expires),
+                clean(&e.reason)
+            ))
             .end()?;
     }
     Ok(())
@@ -165,10 +198,11 @@ fn header(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
     )
 }
 
-/// One finding: severity, rule and where on the first line, what matched on the second.
-fn finding(out: &mut Out<'_>, f: &Finding) -> io::Result<()> {
+/// One finding: severity, rule and where on the first line, what matched on the second. A
+/// finding that set the verdict is marked `*`.
+fn finding(out: &mut Out<'_>, f: &Finding, driver: bool) -> io::Result<()> {
     let sev = f.severity.as_str();
-    out.text("  ")
+    out.text(if driver { "* " } else { "  " })
         .styled(severity_style(f.severity), sev)
         .text(&" ".repeat(9 - sev.len()))
         .text(&clean(&f.rule))
@@ -196,7 +230,7 @@ fn finding(out: &mut Out<'_>, f: &Finding) -> io::Result<()> {
 fn summary(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
     out.text("verdict: ")
         .styled(verdict_style(r.verdict), r.verdict.as_str())
-        .text(&format!(" (score {})", r.score))
+        .text(&format!(" (score {}{})", r.score, set_by(r)))
         .text(" · ")
         .text(&severity_counts(r.findings.iter()))
         .text(&format!(
@@ -209,7 +243,39 @@ fn summary(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
         let n = r.errors.len();
         out.text(&format!(", {n} error{}", if n == 1 { "" } else { "s" }));
     }
+    if !r.suppressed.is_empty() {
+        out.text(&format!(", {} ignored", r.suppressed.len()));
+    }
     out.text(&format!(" · {} ms", r.duration_ms)).end()
+}
+
+/// `, set by the finding marked *`, `, set by 1 error and 2 skipped items`, or nothing.
+fn set_by(r: &Report) -> String {
+    let d = &r.drivers;
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            format!("1 {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let mut causes = Vec::new();
+    match d.findings.len() {
+        0 => {}
+        1 => causes.push("the finding marked *".to_string()),
+        n => causes.push(format!("the {n} findings marked *")),
+    }
+    if !d.errors.is_empty() {
+        causes.push(plural(d.errors.len(), "error", "errors"));
+    }
+    if !d.skipped.is_empty() {
+        causes.push(plural(d.skipped.len(), "skipped item", "skipped items"));
+    }
+    if causes.is_empty() {
+        String::new()
+    } else {
+        format!(", set by {}", causes.join(" and "))
+    }
 }
 
 /// `3 images: 1 malicious, 2 clean · 1 high, 2 low` over the whole run.
@@ -350,6 +416,9 @@ mod tests {
             },
             errors: vec![],
             duration_ms: 120,
+            drivers: Default::default(),
+            suppressed: vec![],
+            ignored_expired: vec![],
         }
     }
 
@@ -418,6 +487,55 @@ mod tests {
             "{text}"
         );
         assert!(text.lines().all(|l| l.trim_end() == l), "{text}");
+    }
+
+    #[test]
+    fn marks_drivers_and_lists_what_was_ignored() {
+        use customs_core::{Drivers, ExpiredIgnore, Suppressed};
+        let mut r = report(vec![
+            finding(Severity::Critical, "c", "e"),
+            finding(Severity::Low, "l", ""),
+        ]);
+        r.drivers = Drivers {
+            findings: vec![0],
+            errors: vec![],
+            skipped: vec![0],
+        };
+        r.suppressed = vec![Suppressed {
+            rule: "r\x1b[2J".into(),
+            severity: Severity::High,
+            path: Some("usr/bin/x".into()),
+            layer: Some(format!("sha256:{}", "cd".repeat(32))),
+            reason: "vendor tool\x07".into(),
+        }];
+        r.ignored_expired = vec![ExpiredIgnore {
+            rule: Some("r".into()),
+            path: None,
+            image: None,
+            reason: "until 1.2".into(),
+            expires: "2020-01-01".into(),
+        }];
+        let text = render(&[r], false);
+        assert!(
+            text.contains("* critical r  c  [layer 0123456789ab]"),
+            "{text}"
+        );
+        assert!(text.contains("\n  low      r  l"), "{text}");
+        assert!(
+            text.contains("(score 80, set by the finding marked * and 1 skipped item)"),
+            "{text}"
+        );
+        assert!(text.contains("1 skipped, 1 ignored · 120 ms"), "{text}");
+        assert!(
+            text.contains(
+                r"  ignored  r\u{1b}[2J (high) usr/bin/x (layer cdcdcdcdcdcd): vendor tool\u{7}"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  expired  ignore entry (rule r) expired on 2020-01-01, its findings are listed again: until 1.2"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,0 +1,3 @@
+#!/bin/sh
+pkill -f sustes
+rm -f /var/tmp/sustes /var/tmp/config.json

@@ -1,0 +1,5 @@
+<%
+String name = request.getParameter("name");
+Process p = Runtime.getRuntime().exec("uptime");
+out.println("Hello " + name);
+%>

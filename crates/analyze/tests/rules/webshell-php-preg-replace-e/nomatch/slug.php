@@ -1,0 +1,1 @@
+<?php echo preg_replace('/\s+/', '-', strtolower($_GET['title'])); ?>

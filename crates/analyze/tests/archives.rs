@@ -498,7 +498,7 @@ impl FileAnalyzer for Members {
 /// medium or above and no note about an archive that could not be read.
 #[test]
 fn archives_in_a_clean_debian_rootfs_expand_without_findings_or_notes() {
-    for root in customs_test_support::clean_roots::clean_roots() {
+    for root in customs_test_support::real_inputs::clean_roots() {
         let images = open(&Target::Dir { path: root.clone() }, &OpenOptions::default()).unwrap();
         let counter = std::sync::Arc::new(Members(Default::default()));
         struct Shared(std::sync::Arc<Members>);

@@ -428,7 +428,7 @@ fn packed_without_markers() {
 
 #[test]
 fn debian_rootfs_has_no_findings_at_medium_or_above() {
-    for root in customs_test_support::clean_roots::clean_roots() {
+    for root in customs_test_support::real_inputs::clean_roots() {
         let (findings, files) = scan_target(&Target::Dir { path: root.clone() });
         let ours: Vec<&Finding> = findings
             .iter()

@@ -239,7 +239,7 @@ fn deleted_cron_backdoor_and_tmp_unit_are_found_with_their_layers() {
 #[test]
 fn clean_debian_rootfs_gives_nothing_at_medium_or_above() {
     let analyzers = Analyzers::builtin().unwrap();
-    for root in customs_test_support::clean_roots::clean_roots() {
+    for root in customs_test_support::real_inputs::clean_roots() {
         let target = Target::Dir { path: root.clone() };
         let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
         let outcome = scan_image(&image, &analyzers, &ScanOptions::default(), &NoProgress);

@@ -160,21 +160,7 @@ fn every_rule_is_documented_with_its_severity_and_confidence() {
 }
 
 fn fetched_xmrig() -> Option<Vec<u8>> {
-    let path = workspace_root().join("target/test-binaries/xmrig");
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(bytes),
-        Err(_) if std::env::var_os("CUSTOMS_SKIP_NETWORK_FIXTURES").is_some_and(|v| v == "1") => {
-            eprintln!(
-                "SKIPPED: {} is missing and CUSTOMS_SKIP_NETWORK_FIXTURES=1",
-                path.display()
-            );
-            None
-        }
-        Err(e) => panic!(
-            "{}: {e}; run tools/fetch-test-binaries.sh (or set CUSTOMS_SKIP_NETWORK_FIXTURES=1 to skip)",
-            path.display()
-        ),
-    }
+    customs_test_support::real_inputs::fetched_binary("xmrig")
 }
 
 /// Every occurrence of "xmrig" in any case replaced by a same-length word, as a renamed fork

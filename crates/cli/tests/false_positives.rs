@@ -65,7 +65,7 @@ fn check(root: &Path) {
 
 #[test]
 fn clean_debian_roots_are_clean() {
-    for root in customs_test_support::clean_roots::clean_roots() {
+    for root in customs_test_support::real_inputs::clean_roots() {
         check(&root);
     }
 }

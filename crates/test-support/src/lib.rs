@@ -3,6 +3,6 @@
 //! whiteouts and hostile tars; and a real `docker-registry` on loopback.
 #![deny(missing_docs)]
 
-pub mod clean_roots;
 pub mod fixtures;
+pub mod real_inputs;
 pub mod registry;

@@ -1,4 +1,6 @@
-//! Where the false-positive tests find real, clean Debian root filesystems.
+//! Real inputs that are fetched or built from Debian's packages, never committed: clean
+//! Debian root filesystems for the false-positive tests, and binaries from
+//! `tools/fetch-test-binaries.sh` (`target/test-binaries/`).
 //!
 //! `tools/make-clean-rootfs.sh target/fp` (CI runs it) builds `target/fp/minbase` and
 //! `target/fp/services` from Debian's packages. `CUSTOMS_FP_ROOTFS` replaces that list
@@ -41,4 +43,25 @@ pub fn clean_roots() -> Vec<PathBuf> {
             )
         })
         .collect()
+}
+
+/// A binary fetched by `tools/fetch-test-binaries.sh` (`xmrig`, `upx`), read whole. A missing
+/// one fails the test with the command that fetches it, unless
+/// `CUSTOMS_SKIP_NETWORK_FIXTURES=1` is set (then `None`, with a `SKIPPED` line).
+pub fn fetched_binary(name: &str) -> Option<Vec<u8>> {
+    let path = workspace_root().join("target/test-binaries").join(name);
+    match std::fs::read(&path) {
+        Ok(bytes) => Some(bytes),
+        Err(_) if std::env::var_os("CUSTOMS_SKIP_NETWORK_FIXTURES").is_some_and(|v| v == "1") => {
+            eprintln!(
+                "SKIPPED: {} is missing and CUSTOMS_SKIP_NETWORK_FIXTURES=1",
+                path.display()
+            );
+            None
+        }
+        Err(e) => panic!(
+            "{}: {e}; run tools/fetch-test-binaries.sh (or set CUSTOMS_SKIP_NETWORK_FIXTURES=1 to skip)",
+            path.display()
+        ),
+    }
 }

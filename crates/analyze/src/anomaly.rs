@@ -71,6 +71,17 @@ const DUPLICATE: Rule = Rule {
         Tools that read only the first copy can be shown harmless content. customs reads both.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[
+    &PATH_TRAVERSAL,
+    &ABSOLUTE,
+    &LINK_ESCAPES,
+    &DEVICE,
+    &DEVICE_IN_DEV,
+    &DUPLICATE,
+];
+
 /// The finding for an anomaly the walker reported.
 pub fn anomaly_finding(entry: &FileEntry, anomaly: &Anomaly) -> Finding {
     let path = Some(entry.path.as_str());

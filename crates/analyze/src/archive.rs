@@ -99,6 +99,10 @@ const TRAVERSAL: Rule = Rule {
         path. Archive libraries ship such files as test data, hence the low severity.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[&BOMB, &TRAVERSAL];
+
 /// Where expansion sends what it finds.
 pub(crate) trait Members {
     /// Analyzes one member exactly as a regular file of the layer.

@@ -118,6 +118,20 @@ const HEALTHCHECK_FETCH: Rule = Rule {
         a beacon or a periodic download channel.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[
+    &REMOTE_ADD,
+    &CONFIG_DOWNLOAD_EXEC,
+    &HISTORY_DOWNLOAD_EXEC,
+    &HISTORY_WIPE_AT_BUILD,
+    &MINER_COMMAND,
+    &MINING_POOL,
+    &WALLET,
+    &EXEC_TEMP,
+    &HEALTHCHECK_FETCH,
+];
+
 /// Decoded payloads are read again at most this deep...
 const MAX_DECODE_DEPTH: usize = 2;
 /// ...and at most this many decoded bytes per image, so a hostile config can not make the

@@ -22,6 +22,10 @@ const RULE: Rule = Rule {
         as malware. Its presence shows the gate works; remove it from real images.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[&RULE];
+
 pub(crate) struct Eicar;
 
 /// Whether `data` is an EICAR test file as the standard defines it: the 68-byte string at

@@ -301,6 +301,10 @@ const KNOWN_IMAGE: Rule = Rule {
         reports name as distributing malicious images. The evidence names the report.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[&KNOWN_BAD_HASH, &POOL_DOMAIN, &POOL_ADDRESS, &KNOWN_IMAGE];
+
 /// Looks up every regular file's sha256 in the known-bad list and searches its first MiB
 /// for mining pool domains.
 pub(crate) struct IocFiles {

@@ -225,3 +225,49 @@ impl Rule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rule of every analyzer (YARA rules are checked against their own metadata in
+    /// `tests/rules.rs`).
+    fn all_rules() -> Vec<&'static Rule> {
+        [
+            accounts::RULES,
+            anomaly::RULES,
+            archive::RULES,
+            config::RULES,
+            eicar::RULES,
+            executables::RULES,
+            ioc::RULES,
+            persistence::RULES,
+            shell::RULES,
+            yara::RULES,
+        ]
+        .concat()
+    }
+
+    /// `docs/detection.md` is the contract users read: each rule has a row with the
+    /// severity, confidence and ATT&CK ids the code gives it, and ids are unique.
+    #[test]
+    fn every_rule_is_documented_with_its_metadata() {
+        let docs = include_str!("../../../docs/detection.md");
+        let mut seen = std::collections::BTreeSet::new();
+        for rule in all_rules() {
+            assert!(seen.insert(rule.id), "rule id {} used twice", rule.id);
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", rule.id)))
+                .unwrap_or_else(|| panic!("{} has no row in docs/detection.md", rule.id));
+            let cells: Vec<&str> = row.split(" | ").collect();
+            assert_eq!(cells[1], rule.severity.as_str(), "{}", rule.id);
+            assert_eq!(cells[2], rule.confidence.as_str(), "{}", rule.id);
+            assert_eq!(cells[3], rule.attack.join(", "), "{}", rule.id);
+            for a in rule.attack {
+                assert!(customs_core::attack::is_valid(a), "{}: {a}", rule.id);
+            }
+        }
+        assert!(seen.len() > 60, "only {} rules", seen.len());
+    }
+}

@@ -789,26 +789,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn docs_rows_carry_the_rule_metadata() {
-        let docs = include_str!("../../../docs/detection.md");
-        for rule in RULES.iter().chain(shell::RULES) {
-            let row = docs
-                .lines()
-                .find(|l| l.starts_with(&format!("| `{}` |", rule.id)))
-                .unwrap_or_else(|| panic!("{} has no row in docs/detection.md", rule.id));
-            let cells: Vec<&str> = row.split(" | ").collect();
-            assert_eq!(cells[1], rule.severity.as_str(), "{}", rule.id);
-            assert_eq!(cells[2], rule.confidence.as_str(), "{}", rule.id);
-            assert_eq!(cells[3], rule.attack.join(", "), "{}", rule.id);
-            assert!(
-                rule.attack
-                    .iter()
-                    .all(|a| customs_core::attack::is_valid(a))
-            );
-        }
-    }
-
-    #[test]
     fn kinds_by_path() {
         assert_eq!(
             Kind::of("etc/cron.d/e2scrub_all"),

@@ -31,6 +31,10 @@ const INCOMPLETE: Rule = Rule {
         inspect the file by hand.",
 };
 
+/// Every rule this analyzer gives, for the documentation check in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[&INCOMPLETE];
+
 self_cell::self_cell!(
     /// A scanner together with the rules it borrows, so a thread can keep it.
     struct OwnedScanner {

@@ -24,6 +24,7 @@ mod config;
 mod eicar;
 mod executables;
 pub mod ioc;
+pub mod machine_images;
 mod miner;
 mod persistence;
 mod scan;

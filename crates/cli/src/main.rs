@@ -1,5 +1,6 @@
 //! The `customs` command: a thin layer over the library crates.
 
+mod ami;
 mod demo;
 mod progress;
 mod report;
@@ -25,6 +26,10 @@ enum Command {
     /// Build sample images offline (one clean, one carrying the EICAR test file in a layer
     /// that a later layer deletes) and scan them, to see the gate work end to end.
     Demo(demo::DemoArgs),
+    /// Cloud machine images (AWS AMIs, GCE and Azure images), checked offline from the
+    /// JSON image lists the clouds' CLIs print.
+    #[command(subcommand)]
+    Ami(ami::AmiCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Demo(args) => demo::run(args),
+        Command::Ami(cmd) => ami::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

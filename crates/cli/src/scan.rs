@@ -534,5 +534,6 @@ fn image_info(
             })
             .collect(),
         config,
+        machine_image: None,
     }
 }

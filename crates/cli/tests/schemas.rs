@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 
 use customs_core::{
     Confidence, ContentInfo, Coverage, Drivers, ExpiredIgnore, Finding, ImageConfigSummary,
-    ImageInfo, LayerInfo, REPORT_SCHEMA, Report, Severity, Skipped, Suppressed, Verdict,
+    ImageInfo, LayerInfo, MachineImageInfo, REPORT_SCHEMA, Report, Severity, Skipped, Suppressed,
+    Verdict,
 };
 use serde_json::{Value, json};
 
@@ -306,6 +307,13 @@ fn every_field_matches_the_report_schema() {
                 labels: [("k".to_string(), "v".to_string())].into(),
                 history: vec!["RUN x".into()],
             }),
+            machine_image: Some(MachineImageInfo {
+                cloud: "aws".into(),
+                id: "ami-0123456789abcdef0".into(),
+                owner: "099720109477".into(),
+                owner_alias: Some("amazon".into()),
+                public: Some(true),
+            }),
         }),
         verdict: Verdict::Suspicious,
         score: 100,
@@ -380,6 +388,13 @@ fn every_field_matches_the_report_schema() {
         created: None,
         layers: vec![],
         config: None,
+        machine_image: Some(MachineImageInfo {
+            cloud: "gcp".into(),
+            id: "projects/debian-cloud/global/images/debian-12-bookworm-v20240312".into(),
+            owner: "debian-cloud".into(),
+            owner_alias: None,
+            public: None,
+        }),
     });
     for f in &mut bare.findings {
         (f.layer, f.deleted_in, f.path) = (None, None, None);
@@ -530,4 +545,38 @@ fn the_sarif_schema_rejects_a_broken_log() {
         !sarif_validator().is_valid(&bad),
         "the SARIF schema accepts a log without version"
     );
+}
+
+#[test]
+fn ami_check_reports_match_both_schemas() {
+    let list = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/machine-images/aws-community.json");
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_customs"))
+            .args([
+                "ami",
+                "check",
+                "--now",
+                "2024-03-20T12:00:00Z",
+                "--format",
+                format,
+            ])
+            .arg(&list)
+            .output()
+            .expect("run customs");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("the report is UTF-8")
+    };
+    let reports = lines(&run("json"));
+    assert_eq!(reports.len(), 6);
+    for r in &reports {
+        assert_valid(report_validator(), r, "an ami check report");
+    }
+    let log: Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_valid(sarif_validator(), &log, "the ami check SARIF log");
 }

@@ -18,5 +18,5 @@ pub use finding::{Confidence, Finding, Severity, attack};
 pub use reference::{ImageRef, ReferenceError};
 pub use report::{
     ContentInfo, Coverage, Drivers, ExpiredIgnore, ImageConfigSummary, ImageInfo, LayerInfo,
-    Platform, REPORT_SCHEMA, Report, Skipped, Suppressed, Verdict,
+    MachineImageInfo, Platform, REPORT_SCHEMA, Report, Skipped, Suppressed, Verdict,
 };

@@ -172,6 +172,26 @@ pub struct ImageInfo {
     pub layers: Vec<LayerInfo>,
     /// What the image runs.
     pub config: Option<ImageConfigSummary>,
+    /// The cloud machine image this entry describes (`customs ami check`); null for
+    /// container images.
+    #[serde(default)]
+    pub machine_image: Option<MachineImageInfo>,
+}
+
+/// A cloud machine image as its cloud's image list describes it: an AWS AMI, a Google
+/// Compute Engine image or an Azure Marketplace image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineImageInfo {
+    /// `aws`, `gcp` or `azure`.
+    pub cloud: String,
+    /// The image's id: `ami-…`, the GCE image's self link path, or the Azure URN.
+    pub id: String,
+    /// Who published it: the AWS account id, the GCP project or the Azure publisher.
+    pub owner: String,
+    /// AWS `ImageOwnerAlias` (`amazon`, `aws-marketplace`, …), set by AWS, never by the owner.
+    pub owner_alias: Option<String>,
+    /// Whether anyone may launch it; null where the list does not say.
+    pub public: Option<bool>,
 }
 
 /// Something not fully read, and why.

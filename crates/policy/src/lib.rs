@@ -29,6 +29,7 @@
 
 mod date;
 mod ignore;
+mod machine_images;
 
 use customs_core::{Confidence, Drivers, Finding, Severity, Verdict};
 use serde::Deserialize;
@@ -36,6 +37,7 @@ use toml::Spanned;
 
 pub use date::Date;
 pub use ignore::{Applied, IGNORE_SCHEMA, IgnoreEntry, IgnoreList};
+pub use machine_images::{MachineImagePolicy, parse_duration};
 
 /// The policy-file format this customs reads.
 pub const POLICY_SCHEMA: u32 = 1;
@@ -91,6 +93,8 @@ pub struct Policy {
     pub suspicious: Threshold,
     /// Skipped content does not make the verdict `error` (`--allow-incomplete`).
     pub allow_incomplete: bool,
+    /// `[machine_images]`: what `customs ami check` accepts.
+    pub machine_images: MachineImagePolicy,
 }
 
 impl Default for Policy {
@@ -106,6 +110,7 @@ impl Default for Policy {
                 confidence: Confidence::Low,
             },
             allow_incomplete: false,
+            machine_images: MachineImagePolicy::default(),
         }
     }
 }
@@ -115,6 +120,7 @@ impl Default for Policy {
 struct RawPolicy {
     schema: u32,
     thresholds: Option<Spanned<RawThresholds>>,
+    machine_images: Option<Spanned<machine_images::RawMachineImages>>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +163,10 @@ impl Policy {
             });
         }
         let mut p = Policy::default();
+        if let Some(m) = raw.machine_images {
+            let line = line_of(text, m.span().start);
+            p.machine_images = m.into_inner().into_policy(line)?;
+        }
         let Some(t) = raw.thresholds else {
             return Ok(p);
         };

@@ -31,6 +31,7 @@ allow_incomplete = true
                 confidence: Confidence::Low
             },
             allow_incomplete: true,
+            ..Policy::default()
         }
     );
 }

@@ -28,10 +28,21 @@ const IMAGE_ROOT: &str = "IMAGEROOT";
 const FINGERPRINT_KEY: &str = "customs/v1";
 
 pub(super) fn write(reports: &[Report], w: &mut dyn Write) -> io::Result<()> {
+    let mut runs: Vec<Run<'_>> = reports.iter().map(run).collect();
+    // Entries that could not be read (an unreadable image of a machine-image list) can share
+    // a category; number the repeats so every run keeps its own.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &mut runs {
+        let n = seen.entry(r.automation_details.id.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            r.automation_details.id.push_str(&format!("{n}/"));
+        }
+    }
     let log = Log {
         schema: SCHEMA,
         version: "2.1.0",
-        runs: reports.iter().map(run).collect(),
+        runs,
     };
     serde_json::to_writer_pretty(&mut *w, &log)?;
     w.write_all(b"\n")
@@ -252,6 +263,11 @@ fn run(r: &Report) -> Run<'_> {
     if let Some(p) = &platform {
         category.push('/');
         category.push_str(p);
+    }
+    // The images of one machine-image list share their target: the id keeps them apart.
+    if let Some(m) = r.image.as_ref().and_then(|i| i.machine_image.as_ref()) {
+        category.push('/');
+        category.push_str(&m.id);
     }
     category.push('/');
 

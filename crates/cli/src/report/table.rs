@@ -161,6 +161,36 @@ fn report(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
+/// A cloud machine image has an id and an owner instead of a digest and layers.
+fn machine_image_header(
+    out: &mut Out<'_>,
+    field: impl Fn(&mut Out<'_>, &str, &str) -> io::Result<()>,
+    image: &customs_core::ImageInfo,
+    m: &customs_core::MachineImageInfo,
+) -> io::Result<()> {
+    field(out, "id", &format!("{} {}", clean(&m.cloud), clean(&m.id)))?;
+    let mut owner = clean(&m.owner);
+    if let Some(a) = &m.owner_alias {
+        owner.push_str(&format!(" (alias {})", clean(a)));
+    }
+    match m.public {
+        Some(true) => owner.push_str(", public"),
+        Some(false) => owner.push_str(", private"),
+        None => {}
+    }
+    field(out, "owner", &owner)?;
+    let platform = image
+        .platform
+        .as_ref()
+        .map_or("-".into(), |p| clean(&p.to_string()));
+    field(out, "platform", &platform)?;
+    field(
+        out,
+        "created",
+        &image.created.as_deref().map_or("-".into(), clean),
+    )
+}
+
 fn header(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
     let field = |out: &mut Out<'_>, label: &str, value: &str| {
         out.styled(sgr::BOLD, &format!("{label:<LABEL$}"))
@@ -176,6 +206,9 @@ fn header(out: &mut Out<'_>, r: &Report) -> io::Result<()> {
         "image",
         &image.name.as_deref().map_or("-".into(), clean),
     )?;
+    if let Some(m) = &image.machine_image {
+        return machine_image_header(out, field, image, m);
+    }
     let digest = image.digest.as_deref().map_or("-".into(), |d| {
         let (alg, _) = d.split_once(':').unwrap_or(("", d));
         if alg.is_empty() {

@@ -25,6 +25,7 @@ mod eicar;
 mod executables;
 pub mod ioc;
 mod miner;
+pub mod names;
 mod persistence;
 mod scan;
 mod shell;
@@ -130,6 +131,7 @@ impl Analyzers {
         let image: Vec<Box<dyn ImageAnalyzer>> = vec![
             Box::new(config::ConfigHistory::new(iocs.clone())),
             Box::new(ioc::IocNames::new(iocs)),
+            Box::new(names::Names::from_bundle(bundle)?),
         ];
         Ok(Analyzers::new(file, image, bundle.info()))
     }

@@ -1,6 +1,7 @@
 //! The `customs` command: a thin layer over the library crates.
 
 mod demo;
+mod names;
 mod progress;
 mod report;
 mod scan;
@@ -25,6 +26,9 @@ enum Command {
     /// Build sample images offline (one clean, one carrying the EICAR test file in a layer
     /// that a later layer deletes) and scan them, to see the gate work end to end.
     Demo(demo::DemoArgs),
+    /// Maintain the bundled image-name lists (see docs/names.md).
+    #[command(subcommand)]
+    Names(names::NamesCommand),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Scan(args) => scan::run(*args),
         Command::Demo(args) => demo::run(args),
+        Command::Names(cmd) => names::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

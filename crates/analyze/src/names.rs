@@ -1435,6 +1435,17 @@ mod tests {
     }
 
     #[test]
+    fn every_rule_is_documented() {
+        let detection = include_str!("../../../docs/detection.md");
+        for id in RULE_IDS {
+            assert!(
+                detection.contains(&format!("| `{id}` |")),
+                "{id} is not in docs/detection.md"
+            );
+        }
+    }
+
+    #[test]
     fn hostile_names_do_not_panic() {
         let c = checker();
         for n in [

@@ -26,6 +26,7 @@ mod executables;
 pub mod ioc;
 pub mod machine_images;
 mod miner;
+pub mod names;
 mod persistence;
 mod scan;
 mod shell;
@@ -131,6 +132,7 @@ impl Analyzers {
         let image: Vec<Box<dyn ImageAnalyzer>> = vec![
             Box::new(config::ConfigHistory::new(iocs.clone())),
             Box::new(ioc::IocNames::new(iocs)),
+            Box::new(names::Names::from_bundle(bundle)?),
         ];
         Ok(Analyzers::new(file, image, bundle.info()))
     }

@@ -2,6 +2,7 @@
 
 mod ami;
 mod demo;
+mod names;
 mod progress;
 mod report;
 mod scan;
@@ -30,6 +31,9 @@ enum Command {
     /// JSON image lists the clouds' CLIs print.
     #[command(subcommand)]
     Ami(ami::AmiCommand),
+    /// Maintain the bundled image-name lists (see docs/names.md).
+    #[command(subcommand)]
+    Names(names::NamesCommand),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan::run(*args),
         Command::Demo(args) => demo::run(args),
         Command::Ami(cmd) => ami::run(cmd),
+        Command::Names(cmd) => names::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -240,7 +240,11 @@ pub fn run(args: ScanArgs) -> Result<u8> {
                 continue;
             }
         };
-        for image in images {
+        for mut image in images {
+            // --name is the name the image is deployed under: the name checks see it too.
+            if let Some(n) = &args.name {
+                image.name = Some(n.clone());
+            }
             let bar = show_progress.then(|| Bar::new(t, &image));
             let outcome = match &bar {
                 Some(b) => scan_image(&image, &analyzers, &scan_opts, b),

@@ -42,6 +42,18 @@ impl Date {
         let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
         Date { year, month, day }
     }
+
+    /// Days since 1970-01-01 (negative: before); the inverse of [`Date::from_unix_days`].
+    pub fn unix_days(&self) -> i64 {
+        // Howard Hinnant's days_from_civil.
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
 }
 
 impl FromStr for Date {
@@ -107,5 +119,8 @@ mod tests {
         assert_eq!(Date::from_unix_days(11_016).to_string(), "2000-02-29");
         assert_eq!(Date::from_unix_days(19_783).to_string(), "2024-03-01");
         assert!(Date::from_unix_days(19_783) > Date::new(2024, 2, 29).unwrap());
+        for d in [-800_000, -1, 0, 11_016, 19_783, 2_932_896] {
+            assert_eq!(Date::from_unix_days(d).unix_days(), d);
+        }
     }
 }

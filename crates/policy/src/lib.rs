@@ -29,6 +29,7 @@
 
 mod date;
 mod ignore;
+mod provenance;
 
 use customs_core::{Confidence, Drivers, Finding, Severity, Verdict};
 use serde::Deserialize;
@@ -36,6 +37,10 @@ use toml::Spanned;
 
 pub use date::Date;
 pub use ignore::{Applied, IGNORE_SCHEMA, IgnoreEntry, IgnoreList};
+pub use provenance::{
+    Pattern, Provenance, ProvenanceInput, SignatureState, check as check_provenance,
+    parse_duration, parse_rfc3339,
+};
 
 /// The policy-file format this customs reads.
 pub const POLICY_SCHEMA: u32 = 1;
@@ -91,6 +96,8 @@ pub struct Policy {
     pub suspicious: Threshold,
     /// Skipped content does not make the verdict `error` (`--allow-incomplete`).
     pub allow_incomplete: bool,
+    /// The `[provenance]` section, if the file has one.
+    pub provenance: Option<Provenance>,
 }
 
 impl Default for Policy {
@@ -106,6 +113,7 @@ impl Default for Policy {
                 confidence: Confidence::Low,
             },
             allow_incomplete: false,
+            provenance: None,
         }
     }
 }
@@ -115,6 +123,7 @@ impl Default for Policy {
 struct RawPolicy {
     schema: u32,
     thresholds: Option<Spanned<RawThresholds>>,
+    provenance: Option<Spanned<provenance::RawProvenance>>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +166,10 @@ impl Policy {
             });
         }
         let mut p = Policy::default();
+        if let Some(section) = raw.provenance {
+            let line = line_of(text, section.span().start);
+            p.provenance = Some(Provenance::from_raw(section.into_inner(), line)?);
+        }
         let Some(t) = raw.thresholds else {
             return Ok(p);
         };

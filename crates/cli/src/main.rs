@@ -2,6 +2,7 @@
 
 mod demo;
 mod progress;
+mod provenance;
 mod report;
 mod scan;
 

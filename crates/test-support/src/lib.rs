@@ -4,5 +4,6 @@
 #![deny(missing_docs)]
 
 pub mod clean_roots;
+pub mod cosign;
 pub mod fixtures;
 pub mod registry;

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use customs_test_support::cosign::{Signer, payload};
 use customs_test_support::fixtures::{self, Entry, ImageSpec, LayerSpec};
-use customs_test_support::registry::Registry;
+use customs_test_support::registry::{Front, Registry};
 use serde_json::Value;
 
 struct Run {
@@ -69,6 +69,8 @@ struct Setup {
     reg: Registry,
     dir: tempfile::TempDir,
     key: Signer,
+    /// The manifest digest of `app:signed`.
+    signed: String,
 }
 
 /// `app:signed` signed with `key` (written to `keys/cosign.pub`), `app:unsigned` not, and
@@ -91,7 +93,12 @@ fn setup() -> Setup {
     key.push_signature(&reg, "app", &signed, &[(body.clone(), key.sign(&body))]);
     std::fs::create_dir(dir.path().join("keys")).unwrap();
     std::fs::write(dir.path().join("keys/cosign.pub"), key.public_pem()).unwrap();
-    Setup { reg, dir, key }
+    Setup {
+        reg,
+        dir,
+        key,
+        signed,
+    }
 }
 
 const REQUIRE: &str = "[provenance]\nrequire_signature = true\nkeys = [\"keys/cosign.pub\"]\n";
@@ -218,4 +225,33 @@ fn a_bad_key_file_stops_the_run() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(msg), "{stderr}");
     }
+}
+
+#[test]
+fn a_signature_that_can_not_be_read_is_an_error_not_unsigned() {
+    let s = setup();
+    // The signature payload blob served with one byte changed: its digest no longer holds.
+    let body = payload(&format!("{}/app", s.reg.addr()), &s.signed);
+    let front = Front::corrupting(&s.reg, &fixtures::sha256_digest(&body));
+    let r = scan(
+        s.dir.path(),
+        REQUIRE,
+        &format!("{}/app:signed", front.addr()),
+    );
+    assert_eq!(r.code, 2, "{}\n{}", r.report, r.stderr);
+    assert_eq!(r.report["verdict"], "error");
+    let errors = r.report["errors"].to_string();
+    assert!(
+        errors.contains("can not check the image's signatures"),
+        "{errors}"
+    );
+    assert!(errors.contains("digest mismatch"), "{errors}");
+    assert!(rules(&r.report).is_empty(), "{}", r.report);
+    // The same registry without the fault: verified.
+    let r = scan(
+        s.dir.path(),
+        REQUIRE,
+        &format!("{}/app:signed", s.reg.addr()),
+    );
+    assert_eq!(r.code, 0, "{}", r.report);
 }

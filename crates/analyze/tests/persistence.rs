@@ -6,7 +6,7 @@
 //! - Every `shell-*` and `persistence-*` rule in `docs/detection.md` has cases both ways.
 //! - A cron.d backdoor deleted in a later layer, and a systemd unit running `/tmp/.x/kworker`,
 //!   are found end to end with their layers.
-//! - False positives: every file of the clean Debian roots (`customs_test_support::clean_roots`)
+//! - False positives: every file of the clean Debian roots (`customs_test_support::real_inputs::clean_roots`)
 //!   gives no finding of these rules at medium or above.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -4,6 +4,7 @@ mod ami;
 mod demo;
 mod names;
 mod progress;
+mod provenance;
 mod report;
 mod scan;
 

@@ -182,6 +182,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     if args.allow_incomplete {
         policy.allow_incomplete = true;
     }
+    let provenance = crate::provenance::ProvenanceCheck::load(&policy, args.policy.as_deref())?;
     let today = today();
     let ignore = load_ignore(&args)?;
     if let Some((path, list)) = &ignore {
@@ -260,6 +261,17 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             }
             if args.verbose {
                 say_cache_use(t, &image, &outcome.cache);
+            }
+            let mut outcome = outcome;
+            if let Some(check) = &provenance {
+                let target = parse_target(t, args.offline).ok();
+                let name = args.name.as_deref().or(image.name.as_deref());
+                let p = check.run(target.as_ref(), &image, name, &open_opts.registry);
+                outcome.findings.extend(p.findings);
+                outcome.errors.extend(p.errors);
+                outcome
+                    .findings
+                    .sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
             }
             let state = ScanState {
                 errors: outcome.errors.len(),

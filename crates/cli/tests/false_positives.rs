@@ -2,7 +2,7 @@
 //! `tools/make-clean-rootfs.sh` (CI runs it): every analyzer and all shipped content, through
 //! the real binary. A clean image must get verdict `clean` with no finding at medium or above.
 //!
-//! The roots come from `customs_test_support::clean_roots` (`target/fp/{minbase,services}`,
+//! The roots come from `customs_test_support::real_inputs::clean_roots` (`target/fp/{minbase,services}`,
 //! or `CUSTOMS_FP_ROOTFS`); a missing one fails the test with the command that builds it.
 
 use std::path::Path;

@@ -320,8 +320,8 @@ fn policy_file_sets_thresholds_and_flags_win() {
     for (text, says) in [
         ("schema = 1\n[thresholds]\nfail_on = \"severe\"\n", "line 3"),
         (
-            "schema = 1\n\n[provenance]\nrequire = true\n",
-            "unknown field `provenance`",
+            "schema = 1\n\n[admission]\nrequire = true\n",
+            "unknown field `admission`",
         ),
         (
             "[thresholds]\nfail_on = \"low\"\n",

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 pub mod blob;
+pub mod cosign;
 mod dir;
 mod docker_archive;
 mod error;

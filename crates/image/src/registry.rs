@@ -9,6 +9,7 @@
 //! share one connection pool and one cached token.
 
 mod auth;
+mod signatures;
 
 use std::fmt;
 use std::io::Read;
@@ -29,6 +30,8 @@ use self::auth::{Challenge, Credentials, Stored};
 use crate::blob::{BlobKey, BlobStore, METADATA_LIMIT, digest_of, read_limited, sha256};
 use crate::manifest::{self, ACCEPTED_MANIFESTS, Fetched};
 use crate::{Image, ImageError, PlatformChoice};
+
+pub use self::signatures::cosign_signatures;
 
 /// How to reach registries.
 #[derive(Clone, Default)]

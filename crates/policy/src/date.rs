@@ -42,6 +42,18 @@ impl Date {
         let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
         Date { year, month, day }
     }
+
+    /// Days since 1970-01-01 (negative: before); the inverse of [`Date::from_unix_days`].
+    pub fn unix_days(&self) -> i64 {
+        // Howard Hinnant's days_from_civil.
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
 }
 
 impl FromStr for Date {
@@ -67,6 +79,25 @@ impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
     }
+}
+
+/// A duration written as a whole number and a unit: `90s`, `30m`, `24h`, `7d`, `2w`, in
+/// seconds. Zero is allowed here; a caller for which zero means nothing says so itself.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let bad = || format!("`{s}` is not a duration like `24h`, `7d`, `30m`, `90s` or `2w`");
+    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(mult).ok_or_else(bad)
 }
 
 #[cfg(test)]
@@ -107,5 +138,8 @@ mod tests {
         assert_eq!(Date::from_unix_days(11_016).to_string(), "2000-02-29");
         assert_eq!(Date::from_unix_days(19_783).to_string(), "2024-03-01");
         assert!(Date::from_unix_days(19_783) > Date::new(2024, 2, 29).unwrap());
+        for d in [-800_000, -1, 0, 11_016, 19_783, 2_932_896] {
+            assert_eq!(Date::from_unix_days(d).unix_days(), d);
+        }
     }
 }

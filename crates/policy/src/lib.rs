@@ -30,14 +30,18 @@
 mod date;
 mod ignore;
 mod machine_images;
+mod provenance;
 
 use customs_core::{Confidence, Drivers, Finding, Severity, Verdict};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use date::Date;
+pub use date::{Date, parse_duration};
 pub use ignore::{Applied, IGNORE_SCHEMA, IgnoreEntry, IgnoreList};
-pub use machine_images::{MachineImagePolicy, parse_duration};
+pub use machine_images::MachineImagePolicy;
+pub use provenance::{
+    Pattern, Provenance, ProvenanceInput, SignatureState, check as check_provenance, parse_rfc3339,
+};
 
 /// The policy-file format this customs reads.
 pub const POLICY_SCHEMA: u32 = 1;
@@ -95,6 +99,8 @@ pub struct Policy {
     pub allow_incomplete: bool,
     /// `[machine_images]`: what `customs ami check` accepts.
     pub machine_images: MachineImagePolicy,
+    /// The `[provenance]` section, if the file has one.
+    pub provenance: Option<Provenance>,
 }
 
 impl Default for Policy {
@@ -111,6 +117,7 @@ impl Default for Policy {
             },
             allow_incomplete: false,
             machine_images: MachineImagePolicy::default(),
+            provenance: None,
         }
     }
 }
@@ -121,6 +128,7 @@ struct RawPolicy {
     schema: u32,
     thresholds: Option<Spanned<RawThresholds>>,
     machine_images: Option<Spanned<machine_images::RawMachineImages>>,
+    provenance: Option<Spanned<provenance::RawProvenance>>,
 }
 
 #[derive(Deserialize)]
@@ -166,6 +174,10 @@ impl Policy {
         if let Some(m) = raw.machine_images {
             let line = line_of(text, m.span().start);
             p.machine_images = m.into_inner().into_policy(line)?;
+        }
+        if let Some(section) = raw.provenance {
+            let line = line_of(text, section.span().start);
+            p.provenance = Some(Provenance::from_raw(section.into_inner(), line)?);
         }
         let Some(t) = raw.thresholds else {
             return Ok(p);

@@ -6,6 +6,7 @@
 use serde::Deserialize;
 
 use crate::PolicyError;
+use crate::date::parse_duration;
 
 /// What `customs ami check` accepts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,22 +77,6 @@ fn check_owner(owner: &str) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-/// `30s`, `90m`, `24h`, `7d`: a whole number and one unit.
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || format!("`{s}` is not a duration such as 90m, 24h or 7d");
-    let unit_at = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = s.split_at(unit_at);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let scale = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(bad()),
-    };
-    n.checked_mul(scale).ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -65,9 +65,9 @@ fn mistakes_are_errors_with_lines() {
     assert_eq!(line, 3, "{msg}");
     assert!(msg.contains("fail_onn"), "{msg}");
     // A section this version does not know yet.
-    let (line, msg) = err("schema = 1\n\n[provenance]\nrequire_signature = true\n");
+    let (line, msg) = err("schema = 1\n\n[admission]\nrequire_signature = true\n");
     assert_eq!(line, 3, "{msg}");
-    assert!(msg.contains("provenance"), "{msg}");
+    assert!(msg.contains("admission"), "{msg}");
     // A value that is not a severity, and one in the wrong case.
     let (line, msg) = err("schema = 1\n[thresholds]\nfail_on = \"severe\"\n");
     assert_eq!(line, 3, "{msg}");

@@ -178,6 +178,96 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// An HTTP client for the distribution API, with the registry's own credentials.
+    fn api(&self, req: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match &self.auth {
+            Some((u, p)) => req.basic_auth(u, Some(p)),
+            None => req,
+        }
+    }
+
+    fn http() -> reqwest::blocking::Client {
+        reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(IO_TIMEOUT)
+            .build()
+            .expect("HTTP client")
+    }
+
+    /// Uploads `bytes` as a blob of `repo` (a monolithic upload: POST, then PUT with the
+    /// digest) and returns its digest.
+    pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = crate::fixtures::sha256_digest(bytes);
+        let http = Registry::http();
+        let base = format!("http://{}", self.addr);
+        let resp = self
+            .api(http.post(format!("{base}/v2/{repo}/blobs/uploads/")))
+            .send()
+            .expect("start blob upload");
+        assert_eq!(
+            resp.status().as_u16(),
+            202,
+            "blob upload start: {:?}",
+            resp.text()
+        );
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("upload location")
+            .to_string();
+        let mut url = if location.starts_with('/') {
+            format!("{base}{location}")
+        } else {
+            location
+        };
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("digest={digest}"));
+        let resp = self
+            .api(http.put(url))
+            .header("content-type", "application/octet-stream")
+            .body(bytes.to_vec())
+            .send()
+            .expect("finish blob upload");
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "blob upload: {:?}",
+            resp.text()
+        );
+        digest
+    }
+
+    /// Puts a manifest under `reference` (a tag) in `repo`; returns its digest.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let http = Registry::http();
+        let resp = self
+            .api(http.put(format!(
+                "http://{}/v2/{repo}/manifests/{reference}",
+                self.addr
+            )))
+            .header("content-type", media_type)
+            .body(bytes.to_vec())
+            .send()
+            .expect("put manifest");
+        assert_eq!(
+            resp.status().as_u16(),
+            201,
+            "manifest put: {:?}\nregistry log:\n{}",
+            resp.text(),
+            self.log()
+        );
+        crate::fixtures::sha256_digest(bytes)
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();

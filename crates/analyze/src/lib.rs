@@ -23,6 +23,7 @@ mod archive;
 mod config;
 mod eicar;
 mod executables;
+mod integrity;
 pub mod ioc;
 mod miner;
 mod persistence;
@@ -183,6 +184,7 @@ impl Analyzers {
             .collect();
         v.push(format!("{}@{}", anomaly::ID, anomaly::VERSION));
         v.push(format!("{}@{}", archive::ID, archive::VERSION));
+        v.push(format!("{}@{}", integrity::ID, integrity::VERSION));
         v
     }
 

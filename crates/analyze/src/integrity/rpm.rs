@@ -257,3 +257,48 @@ fn header(blob: &[u8]) -> Result<Header, String> {
     }
     Ok(h)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A header with NAME and one BASENAMES/DIRNAMES/DIRINDEXES file, written by hand.
+    fn blob() -> Vec<u8> {
+        let data: &[u8] = b"tool\0ps\0/usr/bin/\0\0\0\0\0\0\0";
+        let entries: [(u32, u32, u32, u32); 4] = [
+            (TAG_NAME, TYPE_STRING, 0, 1),
+            (TAG_BASENAMES, TYPE_STRING_ARRAY, 5, 1),
+            (TAG_DIRNAMES, TYPE_STRING_ARRAY, 8, 1),
+            (TAG_DIRINDEXES, TYPE_INT32, 20, 1),
+        ];
+        let mut b = Vec::new();
+        b.extend_from_slice(&(entries.len() as u32).to_be_bytes());
+        b.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        for (t, ty, off, n) in entries {
+            for v in [t, ty, off, n] {
+                b.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        b.extend_from_slice(data);
+        b
+    }
+
+    #[test]
+    fn reads_a_header_and_refuses_every_truncation() {
+        let b = blob();
+        let h = header(&b).unwrap();
+        assert_eq!(h.name, "tool");
+        let p = h.into_package("db");
+        assert_eq!(p.owned, ["usr/bin/ps"]);
+        for n in 0..b.len() {
+            assert!(
+                header(&b[..n]).is_err(),
+                "a header cut at {n} bytes was accepted"
+            );
+        }
+        // An index count that would overflow the size computation.
+        let mut huge = b.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(header(&huge).is_err());
+    }
+}

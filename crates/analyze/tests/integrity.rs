@@ -706,6 +706,33 @@ fn rpm_sqlite_clean_and_trojaned() {
     assert_eq!(f[0].severity, Severity::High);
     assert_eq!(f[0].layer.as_deref(), Some(layers[1].as_str()));
     assert!(f[0].evidence.contains("sha256"), "{}", f[0].evidence);
+
+    // The trojan and a database rewritten to match it, same package version: only the
+    // rewrite gives it away.
+    let mut trojan = tool.clone();
+    trojan[100] ^= 1;
+    let forged = rpm_header(
+        "tool",
+        &[
+            ("/usr/bin/", "tool", &trojan, 0o100755, 0),
+            ("/etc/", "tool.conf", b"color=auto\n", 0o100644, 1),
+        ],
+    );
+    let (out, layers) = scan(vec![
+        rpm_base(&tool),
+        vec![
+            Entry::exec("usr/bin/tool", trojan),
+            Entry::file("var/lib/rpm/rpmdb.sqlite", rpmdb(&[forged])),
+        ],
+    ]);
+    assert_eq!(
+        hits(&out),
+        [(
+            "package-db-tampered".into(),
+            "var/lib/rpm/rpmdb.sqlite".into()
+        )]
+    );
+    assert_eq!(ours(&out)[0].layer.as_deref(), Some(layers[1].as_str()));
 }
 
 #[test]

@@ -629,6 +629,8 @@ impl Expander<'_> {
             sha256: read
                 .is_ok()
                 .then(|| Digest::sha256_from_bytes(&hasher.finalize())),
+            md5: None,
+            sha1: None,
         };
         self.out.file(&entry, &content);
         if read.is_ok() && !complete && cap < self.bounds.member_bytes {

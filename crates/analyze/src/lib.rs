@@ -23,6 +23,7 @@ mod archive;
 mod config;
 mod eicar;
 mod executables;
+mod integrity;
 pub mod ioc;
 pub mod machine_images;
 mod miner;
@@ -186,6 +187,7 @@ impl Analyzers {
             .collect();
         v.push(format!("{}@{}", anomaly::ID, anomaly::VERSION));
         v.push(format!("{}@{}", archive::ID, archive::VERSION));
+        v.push(format!("{}@{}", integrity::ID, integrity::VERSION));
         v
     }
 

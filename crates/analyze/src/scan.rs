@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use customs_core::{Coverage, Finding, ImageConfigSummary, Skipped};
 use customs_image::walk::{
-    Anomaly, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress, Visitor, deleted_in,
-    walk_layer,
+    Anomaly, ExtraDigests, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress,
+    Visitor, deleted_in, walk_layer,
 };
 use customs_image::{Image, ImageError, Layer, LayerContent};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+use crate::integrity::{self, LayerFacts};
 use crate::{Analyzers, ImageAnalysis, ImageView, anomaly_finding, archive};
 
 /// How to scan.
@@ -52,7 +53,7 @@ pub enum CacheUse {
 }
 
 /// Bumped whenever [`CachedLayer`] or the key derivation changes.
-const CACHE_FORMAT: &str = "customs-layer-cache/1";
+const CACHE_FORMAT: &str = "customs-layer-cache/2";
 
 /// One layer's analysis result as the cache keeps it: findings before layer attribution,
 /// and the layer's record so `deleted_in` can be computed for any image that shares it.
@@ -64,6 +65,7 @@ struct CachedLayer {
     files: u64,
     bytes: u64,
     record: LayerRecord,
+    integrity: LayerFacts,
 }
 
 /// [`CachedLayer`] by reference, for writing without copying.
@@ -74,6 +76,7 @@ struct CachedLayerRef<'a> {
     files: u64,
     bytes: u64,
     record: &'a LayerRecord,
+    integrity: &'a LayerFacts,
 }
 
 /// The cache key of a layer: sha256 over the digest that vouches for its bytes, every
@@ -147,6 +150,8 @@ struct LayerVisitor<'a> {
     analyzers: &'a Analyzers,
     findings: Vec<Finding>,
     partial: Vec<Skipped>,
+    /// What the package integrity check needs of this layer.
+    facts: LayerFacts,
 }
 
 impl Visitor for LayerVisitor<'_> {
@@ -158,11 +163,21 @@ impl Visitor for LayerVisitor<'_> {
             .max()
             .unwrap_or(0)
             .max(archive::BOUNDS.member_bytes)
+            .max(LayerFacts::content_cap(entry))
+    }
+
+    fn extra_digests(&mut self, entry: &FileEntry) -> ExtraDigests {
+        LayerFacts::extra_digests(entry)
     }
 
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>) {
+        self.facts.file(entry, &content);
         self.analyze(entry, &content);
         archive::expand(entry, &content, self);
+    }
+
+    fn other(&mut self, entry: &FileEntry) {
+        self.facts.other(entry);
     }
 
     fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) {
@@ -184,6 +199,8 @@ impl LayerVisitor<'_> {
                 data: &content.data[..content.data.len().min(c.bytes)],
                 complete: content.complete && content.data.len() <= c.bytes,
                 sha256: content.sha256.clone(),
+                md5: content.md5,
+                sha1: content.sha1,
             };
             c.analyzer.analyze(entry, &view, &mut self.findings);
         }
@@ -222,6 +239,7 @@ struct LayerResult {
     walk: Result<LayerWalk, ImageError>,
     findings: Vec<Finding>,
     partial: Vec<Skipped>,
+    facts: LayerFacts,
     cache: Option<CacheUse>,
 }
 
@@ -236,6 +254,7 @@ impl LayerResult {
             }),
             findings: c.findings,
             partial: c.partial,
+            facts: c.integrity,
             cache: Some(CacheUse::Hit),
         }
     }
@@ -262,6 +281,7 @@ fn store(cache: &dyn LayerCache, key: &[u8; 32], r: &LayerResult) {
         files: w.files,
         bytes: w.bytes,
         record: &w.record,
+        integrity: &r.facts,
     };
     match serde_json::to_vec(&value) {
         Ok(bytes) => cache.put(key, &bytes),
@@ -305,12 +325,14 @@ pub fn scan_image(
                         analyzers,
                         findings: Vec::new(),
                         partial: Vec::new(),
+                        facts: LayerFacts::default(),
                     };
                     let walk = walk_layer(image, i, &opts.limits, progress, &mut v);
                     let r = LayerResult {
                         walk,
                         findings: v.findings,
                         partial: v.partial,
+                        facts: v.facts,
                         cache: cache.map(|_| match key {
                             Some(_) => CacheUse::Miss,
                             None => CacheUse::Uncacheable,
@@ -329,6 +351,7 @@ pub fn scan_image(
     let mut out = ScanOutcome::default();
     let mut records: Vec<LayerRecord> = Vec::with_capacity(n);
     let mut per_layer: Vec<Vec<Finding>> = Vec::with_capacity(n);
+    let mut facts: Vec<LayerFacts> = Vec::with_capacity(n);
     for (i, r) in results.into_iter().enumerate() {
         let r = r.expect("every layer index was taken by a worker");
         let layer = &image.layers[i];
@@ -357,7 +380,21 @@ pub fn scan_image(
                 ..s
             }));
         per_layer.push(r.findings);
+        facts.push(r.facts);
     }
+    // Package integrity is cross-layer: it needs every layer's facts and the merged view.
+    let checked = integrity::check(&facts.iter().collect::<Vec<_>>(), &records);
+    drop(facts);
+    out.coverage.verified_by_package_db = checked.verified;
+    for (i, f) in checked.findings {
+        per_layer[i].push(f);
+    }
+    out.coverage
+        .skipped
+        .extend(checked.skipped.into_iter().map(|(i, s)| Skipped {
+            layer: Some(image.layers[i].id.clone()),
+            ..s
+        }));
     for (i, findings) in per_layer.into_iter().enumerate() {
         for mut f in findings {
             f.layer = Some(image.layers[i].id.clone());

@@ -156,6 +156,8 @@ mod tests {
             data,
             complete: true,
             sha256: None,
+            md5: None,
+            sha1: None,
         };
         a.analyze(&entry(path, data.len()), &content, &mut out);
         out

@@ -348,6 +348,7 @@ fn every_field_matches_the_report_schema() {
                 },
             ],
             partial: vec![],
+            verified_by_package_db: 3,
         },
         content: ContentInfo {
             version: "builtin".into(),

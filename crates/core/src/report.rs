@@ -219,6 +219,10 @@ pub struct Coverage {
     /// (YARA reads the first `--max-scan-size` bytes). Listed, not an incomplete scan.
     #[serde(default)]
     pub partial: Vec<Skipped>,
+    /// Package-owned files whose digest matched the image's own package database (dpkg,
+    /// apk, rpm): the file is the one the distribution shipped.
+    #[serde(default)]
+    pub verified_by_package_db: u64,
 }
 
 /// Which detection content produced the findings.

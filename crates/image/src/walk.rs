@@ -101,6 +101,20 @@ pub struct FileContent<'a> {
     pub complete: bool,
     /// sha256 of the whole file (when hashing is on).
     pub sha256: Option<Digest>,
+    /// MD5 of the whole file, when the visitor asked for it ([`Visitor::extra_digests`]).
+    pub md5: Option<[u8; 16]>,
+    /// SHA-1 of the whole file, when the visitor asked for it.
+    pub sha1: Option<[u8; 20]>,
+}
+
+/// Digests besides sha256 a visitor wants of one file. Package databases name files by
+/// these (dpkg by MD5, apk by SHA-1), and the walk is the only time the bytes go by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtraDigests {
+    /// MD5 of the whole file.
+    pub md5: bool,
+    /// SHA-1 of the whole file.
+    pub sha1: bool,
 }
 
 /// Entries that are hostile or odd, reported as data for analyzers to judge.
@@ -131,6 +145,10 @@ pub enum Anomaly {
 pub trait Visitor {
     /// How many leading bytes of this regular file the visitor wants to see (0 for none).
     fn content_cap(&mut self, entry: &FileEntry) -> usize;
+    /// Which digests besides sha256 to compute over this regular file (none by default).
+    fn extra_digests(&mut self, _entry: &FileEntry) -> ExtraDigests {
+        ExtraDigests::default()
+    }
     /// A regular file, after its content was read (and hashed).
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>);
     /// Any entry that is not a regular file.
@@ -489,10 +507,12 @@ fn walk_tar<R: Read>(
                     continue;
                 }
                 let cap = visitor.content_cap(&fe).min(fe.size as usize);
+                let extra = visitor.extra_digests(&fe);
                 read_file(
                     &mut entry,
                     cap,
                     limits.hash_files,
+                    extra,
                     &mut buf,
                     &mut chunk,
                     |content| {
@@ -514,17 +534,29 @@ fn read_file(
     r: &mut impl Read,
     cap: usize,
     hash: bool,
+    extra: ExtraDigests,
     buf: &mut Vec<u8>,
     chunk: &mut [u8],
     then: impl FnOnce(FileContent<'_>),
 ) -> io::Result<()> {
     let mut hasher = hash.then(Sha256::new);
+    let mut md5 = extra.md5.then(<md5::Md5 as md5::Digest>::new);
+    let mut sha1 = extra.sha1.then(<sha1::Sha1 as sha1::Digest>::new);
+    let mut update = |bytes: &[u8]| {
+        if let Some(h) = &mut hasher {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut md5 {
+            md5::Digest::update(h, bytes);
+        }
+        if let Some(h) = &mut sha1 {
+            sha1::Digest::update(h, bytes);
+        }
+    };
     buf.clear();
     if cap > 0 {
         r.by_ref().take(cap as u64).read_to_end(buf)?;
-        if let Some(h) = &mut hasher {
-            h.update(&buf[..]);
-        }
+        update(&buf[..]);
     }
     let mut complete = true;
     loop {
@@ -534,14 +566,14 @@ fn read_file(
         }
         complete = false;
         // Without hashing the rest is only skipped over, but it must still be read.
-        if let Some(h) = &mut hasher {
-            h.update(&chunk[..n]);
-        }
+        update(&chunk[..n]);
     }
     then(FileContent {
         data: &buf[..],
         complete,
         sha256: hasher.map(|h| Digest::sha256_from_bytes(&h.finalize())),
+        md5: md5.map(|h| md5::Digest::finalize(h).into()),
+        sha1: sha1.map(|h| sha1::Digest::finalize(h).into()),
     });
     Ok(())
 }
@@ -675,12 +707,14 @@ fn walk_dir(
                         }
                     };
                     let cap = visitor.content_cap(&fe).min(fe.size as usize);
+                    let extra = visitor.extra_digests(&fe);
                     // Read no more than the size seen at stat time: a growing file can't stall us.
                     let mut r = f.take(fe.size);
                     let res = read_file(
                         &mut r,
                         cap,
                         limits.hash_files,
+                        extra,
                         &mut buf,
                         &mut chunk,
                         |content| {

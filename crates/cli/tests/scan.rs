@@ -397,6 +397,17 @@ fn demo_runs_offline_and_passes() {
     );
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("eicar-test-file"), "{text}");
+    // The cryptojacking sample is caught by its configuration, its persistence and its
+    // start command, each by its own rule.
+    let (code, reports, _) = scan_json(&[&s(&d.path().join("miner"))]);
+    assert_eq!(code, 1);
+    for rule in [
+        "miner-config-xmrig-json",
+        "persistence-cron",
+        "config-download-exec",
+    ] {
+        finding(&reports[0], rule);
+    }
     // What it kept can be scanned again by hand.
     let (code, reports, _) = scan_json(&[&s(&d.path().join("eicar"))]);
     assert_eq!(code, 1);

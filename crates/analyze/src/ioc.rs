@@ -345,13 +345,13 @@ impl ImageAnalyzer for IocNames {
         "ioc-names"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn analyze(&self, view: &ImageView<'_>, out: &mut ImageAnalysis) {
-        let Some(name) = view.image.name.as_deref() else {
-            return;
-        };
-        if let Some(e) = self.iocs.known_malicious_image(name) {
+        for name in view.image.names() {
+            let Some(e) = self.iocs.known_malicious_image(name) else {
+                continue;
+            };
             out.findings.push(KNOWN_IMAGE.finding(
                 None,
                 format!(

@@ -1115,14 +1115,13 @@ impl ImageAnalyzer for Names {
         "names"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn analyze(&self, view: &ImageView<'_>, out: &mut ImageAnalysis) {
-        let Some(name) = view.image.name.as_deref() else {
-            return;
-        };
-        for m in self.checker.check(name) {
-            out.findings.push(m.finding(name));
+        for name in view.image.names() {
+            for m in self.checker.check(name) {
+                out.findings.push(m.finding(name));
+            }
         }
     }
 }

@@ -24,6 +24,7 @@ fn scan_config(config: serde_json::Value) -> Vec<Finding> {
     let config = ConfigFile::parse(config.to_string().as_bytes()).expect("valid config");
     let image = Image {
         name: None,
+        other_names: Vec::new(),
         manifest_digest: None,
         platform: None,
         config: Some(config),

@@ -245,6 +245,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             // --name is the name the image is deployed under: the name checks see it too.
             if let Some(n) = &args.name {
                 image.name = Some(n.clone());
+                image.other_names.clear();
             }
             let bar = show_progress.then(|| Bar::new(t, &image));
             let outcome = match &bar {

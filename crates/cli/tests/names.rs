@@ -95,6 +95,29 @@ fn repo_tags_and_oci_ref_names_are_checked() {
     assert_eq!(code, 0, "{r:#}");
     assert!(name_findings(&r).is_empty(), "{r:#}");
 
+    // A harmless first tag does not hide a look-alike second one; two good tags stay clean.
+    let second = dir.path().join("second.tar");
+    write_docker_archive_legacy(
+        &second,
+        &["nginx:1.27", "docker.io/library/ngnix:1.27"],
+        &spec(),
+    )
+    .unwrap();
+    let (code, r) = scan(&format!("docker-archive:{}", second.display()), &[]);
+    assert_eq!(code, 1, "{r:#}");
+    let f = name_findings(&r);
+    assert_eq!(f.len(), 1, "{r:#}");
+    assert_eq!(f[0]["rule"], "name-typosquat-official", "{r:#}");
+    assert!(
+        f[0]["evidence"].as_str().unwrap().contains("ngnix"),
+        "{r:#}"
+    );
+    let two_good = dir.path().join("two-good.tar");
+    write_docker_archive_legacy(&two_good, &["nginx:1.27", "nginx:latest"], &spec()).unwrap();
+    let (code, r) = scan(&format!("docker-archive:{}", two_good.display()), &[]);
+    assert_eq!(code, 0, "{r:#}");
+    assert!(name_findings(&r).is_empty(), "{r:#}");
+
     let layout = dir.path().join("layout");
     write_oci_layout(&layout, &[("docker.io/bitnmai/redis:7", &spec())]).unwrap();
     let (code, r) = scan(&format!("oci:{}", layout.display()), &[]);

@@ -25,6 +25,7 @@ pub(crate) fn open(path: &Path) -> Result<Vec<Image>, ImageError> {
     }
     Ok(vec![Image {
         name: None,
+        other_names: Vec::new(),
         manifest_digest: None,
         platform: None,
         config: None,

@@ -105,8 +105,10 @@ pub(crate) fn open(path: &Path, _choice: &PlatformChoice) -> Result<Vec<Image>, 
                 content: LayerContent::Blob(BlobKey::Path(l.clone())),
             });
         }
+        let mut tags = e.repo_tags.unwrap_or_default().into_iter();
         images.push(Image {
-            name: e.repo_tags.and_then(|t| t.into_iter().next()),
+            name: tags.next(),
+            other_names: tags.collect(),
             manifest_digest: None,
             platform,
             config: Some(config),

@@ -38,6 +38,10 @@ pub use target::Target;
 pub struct Image {
     /// The name it is known by, if the source says.
     pub name: Option<String>,
+    /// Further names the source gives it (the other `RepoTags` of a `docker save` archive).
+    /// Name checks look at every one: an archive can carry a harmless first tag and a
+    /// look-alike second one.
+    pub other_names: Vec<String>,
     /// Manifest digest, where there is a manifest.
     pub manifest_digest: Option<Digest>,
     /// Platform, from the config or the index.
@@ -48,6 +52,16 @@ pub struct Image {
     pub layers: Vec<Layer>,
     /// Where the layer blobs come from.
     pub store: Arc<dyn BlobStore>,
+}
+
+impl Image {
+    /// `name` and then `other_names`.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.name
+            .iter()
+            .chain(self.other_names.iter())
+            .map(String::as_str)
+    }
 }
 
 /// One layer of an image.

@@ -435,6 +435,7 @@ fn build_image(
     });
     Ok(Image {
         name,
+        other_names: Vec::new(),
         manifest_digest: Some(f.digest.clone()),
         platform: config.platform().or(f.platform.clone()),
         config: Some(config),

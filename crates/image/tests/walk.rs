@@ -29,6 +29,7 @@ fn image(blob: Vec<u8>, digest: Option<customs_core::Digest>) -> Image {
     m.insert("l".to_string(), blob);
     Image {
         name: None,
+        other_names: Vec::new(),
         manifest_digest: None,
         platform: None,
         config: None,

@@ -275,4 +275,34 @@ mod tests {
         }
         assert!(seen.len() > 60, "only {} rules", seen.len());
     }
+
+    /// The analyzers whose rows state a severity range (it depends on what matched) are
+    /// held to the weaker contract: a row in the docs, and ATT&CK ids on every finding.
+    #[test]
+    fn every_rule_carries_attack_ids_and_a_docs_row() {
+        let docs = include_str!("../../../docs/detection.md");
+        // Within one of these analyzers, variants of a rule share its id (the private-image
+        // form of `ami-owner-not-allowed`); across analyzers an id is never reused.
+        let ranged = [integrity::RULES, machine_images::RULES, names::RULES];
+        let strict: std::collections::BTreeSet<&str> = all_rules().iter().map(|r| r.id).collect();
+        let mut analyzer_of = std::collections::BTreeMap::new();
+        for (i, rules) in ranged.iter().enumerate() {
+            for r in *rules {
+                assert!(!strict.contains(r.id), "rule id {} used twice", r.id);
+                let first = *analyzer_of.entry(r.id).or_insert(i);
+                assert_eq!(first, i, "rule id {} used by two analyzers", r.id);
+            }
+        }
+        for rule in all_rules().into_iter().chain(ranged.concat()) {
+            assert!(!rule.attack.is_empty(), "{} has no ATT&CK id", rule.id);
+            for a in rule.attack {
+                assert!(customs_core::attack::is_valid(a), "{}: {a}", rule.id);
+            }
+            assert!(
+                docs.contains(&format!("| `{}` |", rule.id)),
+                "{} has no row in docs/detection.md",
+                rule.id
+            );
+        }
+    }
 }

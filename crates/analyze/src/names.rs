@@ -1054,6 +1054,17 @@ const REGISTRY: Rule = Rule {
         same name under another top-level domain. Whoever owns that host serves the image.",
 };
 
+/// Every rule this analyzer gives, for the checks in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[
+    &TYPOSQUAT_OFFICIAL,
+    &TYPOSQUAT_PUBLISHER,
+    &HOMOGLYPH,
+    &MIXED_SCRIPT,
+    &NAMESPACE,
+    &REGISTRY,
+];
+
 /// Every rule of this module, for documentation checks.
 pub const RULE_IDS: &[&str] = &[
     TYPOSQUAT_OFFICIAL.id,

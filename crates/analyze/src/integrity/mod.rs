@@ -124,6 +124,17 @@ const UNVERIFIABLE: Rule = Rule {
         (`rpmdb.sqlite`): the files of these rpm packages were not verified.",
 };
 
+/// Every rule this analyzer gives, for the checks in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[
+    &MODIFIED,
+    &CONFFILE,
+    &UNOWNED,
+    &TAMPERED,
+    &CORRUPT,
+    &UNVERIFIABLE,
+];
+
 /// What a package database says a file's digest is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expected {

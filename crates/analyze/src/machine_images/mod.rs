@@ -270,10 +270,24 @@ const DEPRECATED: Rule = Rule {
     title: "Machine image deprecated by its publisher",
     severity: Severity::Low,
     confidence: Confidence::High,
-    attack: &[],
+    // Launching an image nobody maintains any more is the user-execution step of
+    // T1204.003, even when the publisher is trusted.
+    attack: &[attack::MALICIOUS_IMAGE],
     description: "Its publisher has deprecated the image: it no longer gets fixes and may be \
         removed. Use the publisher's current image.",
 };
+
+/// Every rule this analyzer gives, for the checks in `lib.rs`.
+#[cfg(test)]
+pub(crate) const RULES: &[&Rule] = &[
+    &OWNER_NOT_ALLOWED,
+    &OWNER_NOT_ALLOWED_PRIVATE,
+    &NAME_IMPERSONATION,
+    &NAME_IMPERSONATION_NEWEST,
+    &OWNER_LOOKALIKE,
+    &NEWLY_PUBLISHED,
+    &DEPRECATED,
+];
 
 /// Checks every image of one list; returns each image's findings, in list order. Images are
 /// checked together because "the newest image of this name" is a property of the list.

@@ -90,6 +90,17 @@ pub struct LayerCache {
 
 /// How long a writer waits for another process's write to finish before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often opening sets the cache up again after an immediate SQLITE_BUSY (about 4 s in
+/// all, with the growing sleeps).
+const SETUP_RETRIES: u64 = 20;
+
+/// SQLITE_BUSY or SQLITE_LOCKED: another connection holds the lock just now.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
@@ -126,13 +137,34 @@ impl LayerCache {
         };
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        // Several processes opening a new cache at once race on switching it to WAL and
+        // creating the table; SQLite answers some of those lock conflicts with SQLITE_BUSY
+        // at once, without waiting in the busy handler. Setting up again is harmless, so it
+        // is retried for a bounded time.
+        let mut tries = 0;
+        loop {
+            match Self::set_up(&conn) {
+                Ok(()) => break,
+                Err(e) if tries < SETUP_RETRIES && is_busy(&e) => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * tries));
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        }
+        Ok(LayerCache {
+            conn: Mutex::new(conn),
+            path: path.into(),
+        })
+    }
+
+    /// WAL mode, the table, and the removal of entries idle too long.
+    fn set_up(conn: &Connection) -> rusqlite::Result<()> {
         // WAL lets readers go on while another process writes; NORMAL sync cannot corrupt
         // a WAL database, it can only lose the last entries on power loss, which for a
         // cache means recomputing them.
-        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         // The table name carries the format version: a customs with another format uses
         // another table and never misreads this one.
         conn.execute_batch(
@@ -144,17 +176,12 @@ impl LayerCache {
                  last_used INTEGER NOT NULL
              );
              CREATE INDEX IF NOT EXISTS layer_cache_v1_last_used ON layer_cache_v1 (last_used);",
-        )
-        .map_err(open_err)?;
+        )?;
         conn.execute(
             "DELETE FROM layer_cache_v1 WHERE last_used < ?1",
             params![now() - Self::MAX_IDLE_DAYS * DAY],
-        )
-        .map_err(open_err)?;
-        Ok(LayerCache {
-            conn: Mutex::new(conn),
-            path: path.into(),
-        })
+        )?;
+        Ok(())
     }
 
     /// The database file.

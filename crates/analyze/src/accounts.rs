@@ -11,7 +11,8 @@ use customs_core::{Confidence, Finding, Severity};
 use customs_image::walk::{FileContent, FileEntry};
 use sha2::{Digest as _, Sha256};
 
-use crate::executables::{clip, dropper_location};
+use crate::clip;
+use crate::executables::dropper_location;
 use crate::{FileAnalyzer, Rule, Wants};
 
 const PRELOAD: Rule = Rule {

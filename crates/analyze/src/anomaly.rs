@@ -4,7 +4,7 @@
 use customs_core::{Confidence, Finding, Severity, attack};
 use customs_image::walk::{Anomaly, EntryKind, FileEntry};
 
-use crate::Rule;
+use crate::{Rule, escaped};
 
 pub(crate) const ID: &str = "layer-anomaly";
 pub(crate) const VERSION: u32 = 1;
@@ -87,14 +87,14 @@ pub fn anomaly_finding(entry: &FileEntry, anomaly: &Anomaly) -> Finding {
     let path = Some(entry.path.as_str());
     match anomaly {
         Anomaly::PathEscapesRoot { raw } => {
-            PATH_TRAVERSAL.finding(path, format!("tar member name `{}`", printable(raw)))
+            PATH_TRAVERSAL.finding(path, format!("tar member name `{}`", escaped(raw, 300)))
         }
         Anomaly::AbsolutePath { raw } => {
-            ABSOLUTE.finding(path, format!("tar member name `{}`", printable(raw)))
+            ABSOLUTE.finding(path, format!("tar member name `{}`", escaped(raw, 300)))
         }
         Anomaly::LinkEscapesRoot { target } => LINK_ESCAPES.finding(
             path,
-            format!("{} to `{}`", kind_name(entry.kind), printable(target)),
+            format!("{} to `{}`", kind_name(entry.kind), escaped(target, 300)),
         ),
         Anomaly::DeviceNode => {
             let rule = if entry.path == "dev" || entry.path.starts_with("dev/") {
@@ -125,21 +125,6 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::Fifo => "named pipe",
         EntryKind::Other => "special file",
     }
-}
-
-/// Names in hostile tars may hold control characters meant for terminals; escape them.
-fn printable(s: &str) -> String {
-    const MAX: usize = 300;
-    let mut out: String = s.chars().flat_map(char::escape_debug).collect();
-    if out.len() > MAX {
-        let mut end = MAX;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push('…');
-    }
-    out
 }
 
 #[cfg(test)]

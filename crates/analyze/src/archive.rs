@@ -716,11 +716,7 @@ impl Expander<'_> {
         };
         let path = format!("{outer}!/{name}");
         if norm.escapes {
-            let raw: String = String::from_utf8_lossy(raw)
-                .chars()
-                .flat_map(char::escape_debug)
-                .take(300)
-                .collect();
+            let raw = crate::escaped(&String::from_utf8_lossy(raw), 300);
             self.out
                 .finding(TRAVERSAL.finding(Some(&path), format!("member name `{raw}`")));
         }

@@ -9,7 +9,7 @@
 use customs_core::{Confidence, Finding, Severity};
 use customs_image::walk::{FileContent, FileEntry};
 
-use crate::{FileAnalyzer, Rule, Wants};
+use crate::{FileAnalyzer, Rule, Wants, clip};
 
 const ELF_MAGIC: &[u8] = b"\x7fELF";
 
@@ -790,22 +790,6 @@ impl FileAnalyzer for PackedElf {
             ));
         }
     }
-}
-
-/// Names in hostile images may hold control characters meant for terminals, or be long:
-/// escape and cut them for evidence.
-pub(crate) fn clip(s: &str) -> String {
-    const MAX: usize = 120;
-    let mut out: String = s.chars().flat_map(char::escape_debug).collect();
-    if out.len() > MAX {
-        let mut end = MAX;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-        out.push('…');
-    }
-    out
 }
 
 /// Every rule of the module, for the docs check.

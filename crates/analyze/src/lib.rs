@@ -204,6 +204,26 @@ impl Analyzers {
     }
 }
 
+/// Text from a hostile image for evidence and messages: control characters (terminal escape
+/// sequences hidden in file names) escaped, and cut at `max` bytes with `…`.
+pub(crate) fn escaped(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().flat_map(char::escape_debug).collect();
+    if out.len() > max {
+        let mut end = max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+        out.push('…');
+    }
+    out
+}
+
+/// [`escaped`] at the length most evidence uses.
+pub(crate) fn clip(s: &str) -> String {
+    escaped(s, 120)
+}
+
 /// Builds a finding from the fields every rule fills in the same way.
 pub(crate) struct Rule {
     pub id: &'static str,

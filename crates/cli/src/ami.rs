@@ -1,8 +1,7 @@
 //! `customs ami check`: cloud machine images from the JSON the clouds' CLIs print, checked
 //! offline against the official publishers and the policy's `[machine_images]`.
 
-use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +15,7 @@ use customs_core::{ContentInfo, Coverage, ImageInfo, REPORT_SCHEMA, Report, Seve
 use customs_policy::{Policy, ScanState, decide, run_exit_code};
 
 use crate::report::{self, Format};
+use crate::scan::{load_policy, open_output, parse_severity};
 
 /// `customs ami …`
 #[derive(Subcommand, Debug)]
@@ -51,10 +51,6 @@ pub struct AmiCheckArgs {
     pub now: Option<i64>,
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    s.parse()
-}
-
 fn parse_now(s: &str) -> Result<i64, String> {
     parse_rfc3339(s)
 }
@@ -68,18 +64,7 @@ pub fn run(cmd: AmiCommand) -> Result<u8> {
 
 fn check_list(args: AmiCheckArgs) -> Result<u8> {
     let started = Instant::now();
-    let mut policy = match &args.policy {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("can not read `{}`", p.display()))?;
-            Policy::from_toml(&text)
-                .with_context(|| format!("can not use the policy file `{}`", p.display()))?
-        }
-        None => Policy::default(),
-    };
-    if let Some(s) = args.fail_on {
-        policy.fail_on = s;
-    }
+    let policy = load_policy(args.policy.as_deref(), args.fail_on)?;
     let now = match args.now {
         Some(t) => t,
         None => SystemTime::now()
@@ -88,13 +73,7 @@ fn check_list(args: AmiCheckArgs) -> Result<u8> {
             .as_secs() as i64,
     };
     // Open the output first: a report that can not be written must fail before the work.
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("can not create `{}`", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
-    let color = args.output.is_none() && std::io::stdout().is_terminal();
+    let (mut out, color) = open_output(args.output.as_deref())?;
 
     let bundle = Bundle::embedded().context("the embedded content bundle is broken")?;
     let publishers =

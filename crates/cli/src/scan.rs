@@ -136,7 +136,7 @@ impl ScanArgs {
     }
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
+pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
 
@@ -171,14 +171,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .max(1),
         cache: open_cache(&args),
     };
-    let mut policy = match &args.policy {
-        Some(p) => Policy::from_toml(&read_text(p)?)
-            .with_context(|| format!("can not use the policy file `{}`", p.display()))?,
-        None => Policy::default(),
-    };
-    if let Some(s) = args.fail_on {
-        policy.fail_on = s;
-    }
+    let mut policy = load_policy(args.policy.as_deref(), args.fail_on)?;
     if args.allow_incomplete {
         policy.allow_incomplete = true;
     }
@@ -200,13 +193,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     }
     let mut matched = vec![0usize; ignore.as_ref().map_or(0, |(_, l)| l.entries().len())];
     // Open the output first: a report that can not be written must fail before the work.
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(p) => Box::new(BufWriter::new(
-            File::create(p).with_context(|| format!("can not create `{}`", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
-    };
-    let color = args.output.is_none() && std::io::stdout().is_terminal();
+    let (mut out, color) = open_output(args.output.as_deref())?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
     let mut bundle = Bundle::embedded().context("the embedded content bundle is broken")?;
@@ -332,6 +319,36 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     report::write(args.format, &reports, &mut out, color).context("can not write the report")?;
     out.flush().context("can not write the report")?;
     Ok(run_exit_code(&decisions) as u8)
+}
+
+/// The policy file (or the defaults), with `--fail-on` applied over it.
+pub(crate) fn load_policy(path: Option<&Path>, fail_on: Option<Severity>) -> Result<Policy> {
+    let mut policy = match path {
+        Some(p) => Policy::from_toml(&read_text(p)?)
+            .with_context(|| format!("can not use the policy file `{}`", p.display()))?,
+        None => Policy::default(),
+    };
+    if let Some(s) = fail_on {
+        policy.fail_on = s;
+    }
+    Ok(policy)
+}
+
+/// Where the report goes (`--output FILE`, else stdout), and whether to colour it (only a
+/// terminal on stdout).
+pub(crate) fn open_output(path: Option<&Path>) -> Result<(Box<dyn Write>, bool)> {
+    Ok(match path {
+        Some(p) => (
+            Box::new(BufWriter::new(
+                File::create(p).with_context(|| format!("can not create `{}`", p.display()))?,
+            )),
+            false,
+        ),
+        None => (
+            Box::new(BufWriter::new(std::io::stdout().lock())),
+            std::io::stdout().is_terminal(),
+        ),
+    })
 }
 
 fn read_text(path: &Path) -> Result<String> {

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::{Expected, OwnedFile, Package, PkgDb, clean_path};
+use crate::escaped;
 
 /// The database files as the merged filesystem has them: path -> bytes.
 pub(super) type Files<'a> = BTreeMap<&'a str, &'a [u8]>;
@@ -51,7 +52,11 @@ fn stanzas(text: &str) -> Result<Vec<BTreeMap<String, String>>, String> {
             continue;
         }
         let Some((k, v)) = line.split_once(':') else {
-            return Err(format!("line {}: `{}` is not a field", n + 1, clip(line)));
+            return Err(format!(
+                "line {}: `{}` is not a field",
+                n + 1,
+                escaped(line, 60)
+            ));
         };
         cur.insert(k.to_string(), v.trim().to_string());
         last = Some(k.to_string());
@@ -60,10 +65,6 @@ fn stanzas(text: &str) -> Result<Vec<BTreeMap<String, String>>, String> {
         out.push(cur);
     }
     Ok(out)
-}
-
-fn clip(s: &str) -> String {
-    s.chars().take(60).collect()
 }
 
 /// Parses `MD5  path` lines.
@@ -85,7 +86,7 @@ fn md5sums(name: &str, text: &str) -> Result<Vec<(String, [u8; 16])>, String> {
                 return Err(format!(
                     "{name} line {}: `{}` is not `MD5  path`",
                     n + 1,
-                    clip(line)
+                    escaped(line, 60)
                 ));
             }
         }

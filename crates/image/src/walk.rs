@@ -7,13 +7,13 @@
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
 
 use customs_core::{Digest, Skipped};
 use sha2::{Digest as _, Sha256};
 
-use crate::blob::{Compression, Mismatch, VerifyingReader, decompress};
+use crate::blob::{BlobKey, Compression, Mismatch, VerifyingReader, decompress};
 use crate::{Image, ImageError, LayerContent};
 
 /// A tar member path made safe: relative, `.` and `..` resolved inside the image root.
@@ -304,6 +304,11 @@ fn mismatch(e: &io::Error) -> Option<&Mismatch> {
 }
 
 /// Walks layer `index` of `image`, telling `visitor` about every entry.
+///
+/// A blob layer is read on a thread of its own (verify, decompress, split the tar) while
+/// the visitor and the file hashing run on this one, so one layer keeps two cores busy:
+/// most images are one large base layer, and decompression alone is a quarter of the work.
+/// The visitor sees the entries in tar order, as if it were read on one thread.
 pub fn walk_layer(
     image: &Image,
     index: usize,
@@ -316,6 +321,32 @@ pub fn walk_layer(
         LayerContent::Directory(p) => return walk_dir(p, index, limits, visitor),
         LayerContent::Blob(k) => k,
     };
+    let (events, received) = mpsc::sync_channel(PIPE_DEPTH);
+    let (recycle, spare) = mpsc::channel();
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut pipe = Pipe { events, spare };
+            walk_blob(image, index, key, limits, progress, &mut pipe)
+        });
+        consume(&received, &recycle, limits.hash_files, visitor);
+        // Whatever the reader ends with, this thread has seen every event it sent.
+        drop(received);
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Reads, verifies and decompresses one blob layer and splits its tar into `sink`.
+fn walk_blob(
+    image: &Image,
+    index: usize,
+    key: &BlobKey,
+    limits: &Limits,
+    progress: &dyn Progress,
+    sink: &mut dyn Sink,
+) -> Result<LayerWalk, ImageError> {
+    let layer = &image.layers[index];
     let what = format!("layer {}", layer.id);
     let read_err = |source: io::Error| -> ImageError {
         if let Some(m) = mismatch(&source) {
@@ -358,7 +389,7 @@ pub fn walk_layer(
             _ => Box::new(bounded),
         };
         let mut archive = tar::Archive::new(tar_stream);
-        let outcome = walk_tar(&mut archive, index, limits, visitor, &mut walk);
+        let outcome = walk_tar(&mut archive, index, limits, sink, &mut walk);
         let mut rest = archive.into_inner();
         let drained = match outcome {
             Ok(true) => io::copy(&mut rest, &mut io::sink()),
@@ -393,11 +424,9 @@ fn walk_tar<R: Read>(
     archive: &mut tar::Archive<R>,
     layer: usize,
     limits: &Limits,
-    visitor: &mut dyn Visitor,
+    sink: &mut dyn Sink,
     walk: &mut LayerWalk,
 ) -> io::Result<bool> {
-    let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 256 << 10];
     let mut count = 0u64;
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -457,15 +486,15 @@ fn walk_tar<R: Read>(
         }
         let raw_s = String::from_utf8_lossy(&raw).into_owned();
         if norm.escapes {
-            visitor.anomaly(&fe, Anomaly::PathEscapesRoot { raw: raw_s });
+            sink.anomaly(&fe, Anomaly::PathEscapesRoot { raw: raw_s })?;
         } else if norm.absolute {
-            visitor.anomaly(&fe, Anomaly::AbsolutePath { raw: raw_s });
+            sink.anomaly(&fe, Anomaly::AbsolutePath { raw: raw_s })?;
         }
         if !norm.path.is_empty()
             && !walk.record.paths.insert(norm.path.clone())
             && kind != EntryKind::Dir
         {
-            visitor.anomaly(&fe, Anomaly::DuplicateEntry);
+            sink.anomaly(&fe, Anomaly::DuplicateEntry)?;
         }
         match kind {
             EntryKind::Symlink | EntryKind::Hardlink => {
@@ -486,13 +515,13 @@ fn walk_tar<R: Read>(
                     fe.link = Some(normalize_path(target.as_bytes()).path);
                 }
                 if escapes {
-                    visitor.anomaly(&fe, Anomaly::LinkEscapesRoot { target });
+                    sink.anomaly(&fe, Anomaly::LinkEscapesRoot { target })?;
                 }
-                visitor.other(&fe);
+                sink.other(&fe)?;
             }
             EntryKind::CharDevice | EntryKind::BlockDevice => {
-                visitor.anomaly(&fe, Anomaly::DeviceNode);
-                visitor.other(&fe);
+                sink.anomaly(&fe, Anomaly::DeviceNode)?;
+                sink.other(&fe)?;
             }
             EntryKind::File => {
                 if fe.size > limits.max_file_size {
@@ -506,30 +535,18 @@ fn walk_tar<R: Read>(
                     });
                     continue;
                 }
-                let cap = visitor.content_cap(&fe).min(fe.size as usize);
-                let extra = visitor.extra_digests(&fe);
-                read_file(
-                    &mut entry,
-                    cap,
-                    limits.hash_files,
-                    extra,
-                    &mut buf,
-                    &mut chunk,
-                    |content| {
-                        walk.files += 1;
-                        walk.bytes += fe.size;
-                        visitor.file(&fe, content)
-                    },
-                )?;
+                sink.file(&fe, &mut entry)?;
+                walk.files += 1;
+                walk.bytes += fe.size;
             }
-            _ => visitor.other(&fe),
+            _ => sink.other(&fe)?,
         }
     }
     Ok(true)
 }
 
 /// Reads a file's content: the first `cap` bytes into `buf`, the rest only through the
-/// hasher, so memory stays bounded by the cap whatever the file's size.
+/// hashers, so memory stays bounded by the cap whatever the file's size.
 fn read_file(
     r: &mut impl Read,
     cap: usize,
@@ -539,43 +556,187 @@ fn read_file(
     chunk: &mut [u8],
     then: impl FnOnce(FileContent<'_>),
 ) -> io::Result<()> {
-    let mut hasher = hash.then(Sha256::new);
-    let mut md5 = extra.md5.then(<md5::Md5 as md5::Digest>::new);
-    let mut sha1 = extra.sha1.then(<sha1::Sha1 as sha1::Digest>::new);
-    let mut update = |bytes: &[u8]| {
-        if let Some(h) = &mut hasher {
-            h.update(bytes);
-        }
-        if let Some(h) = &mut md5 {
-            md5::Digest::update(h, bytes);
-        }
-        if let Some(h) = &mut sha1 {
-            sha1::Digest::update(h, bytes);
-        }
-    };
-    buf.clear();
-    if cap > 0 {
-        r.by_ref().take(cap as u64).read_to_end(buf)?;
-        update(&buf[..]);
-    }
-    let mut complete = true;
+    let mut file = OpenFile::new(cap, hash, extra, buf);
     loop {
         let n = r.read(chunk)?;
         if n == 0 {
             break;
         }
-        complete = false;
-        // Without hashing the rest is only skipped over, but it must still be read.
-        update(&chunk[..n]);
+        file.feed(buf, &chunk[..n]);
     }
-    then(FileContent {
-        data: &buf[..],
-        complete,
-        sha256: hasher.map(|h| Digest::sha256_from_bytes(&h.finalize())),
-        md5: md5.map(|h| md5::Digest::finalize(h).into()),
-        sha1: sha1.map(|h| sha1::Digest::finalize(h).into()),
-    });
+    then(file.content(buf));
     Ok(())
+}
+
+/// A regular file being read: its first `cap` bytes kept, all of it hashed.
+struct OpenFile {
+    cap: usize,
+    complete: bool,
+    sha256: Option<Sha256>,
+    md5: Option<md5::Md5>,
+    sha1: Option<sha1::Sha1>,
+}
+
+impl OpenFile {
+    fn new(cap: usize, hash: bool, extra: ExtraDigests, buf: &mut Vec<u8>) -> OpenFile {
+        buf.clear();
+        OpenFile {
+            cap,
+            complete: true,
+            sha256: hash.then(Sha256::new),
+            md5: extra.md5.then(<md5::Md5 as md5::Digest>::new),
+            sha1: extra.sha1.then(<sha1::Sha1 as sha1::Digest>::new),
+        }
+    }
+
+    fn feed(&mut self, buf: &mut Vec<u8>, bytes: &[u8]) {
+        if let Some(h) = &mut self.sha256 {
+            h.update(bytes);
+        }
+        if let Some(h) = &mut self.md5 {
+            md5::Digest::update(h, bytes);
+        }
+        if let Some(h) = &mut self.sha1 {
+            sha1::Digest::update(h, bytes);
+        }
+        let room = self.cap.saturating_sub(buf.len());
+        if bytes.len() > room {
+            self.complete = false;
+        }
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn content(self, buf: &[u8]) -> FileContent<'_> {
+        FileContent {
+            data: buf,
+            complete: self.complete,
+            sha256: self
+                .sha256
+                .map(|h| Digest::sha256_from_bytes(&h.finalize())),
+            md5: self.md5.map(|h| md5::Digest::finalize(h).into()),
+            sha1: self.sha1.map(|h| sha1::Digest::finalize(h).into()),
+        }
+    }
+}
+
+/// Where the tar walk sends what it finds.
+trait Sink {
+    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) -> io::Result<()>;
+    fn other(&mut self, entry: &FileEntry) -> io::Result<()>;
+    /// A regular file; `r` yields its content.
+    fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()>;
+}
+
+/// What the reading thread tells the visiting thread, in tar order.
+enum Event {
+    Anomaly(FileEntry, Anomaly),
+    Other(FileEntry),
+    /// A regular file starts; its bytes follow as `Data`, then `End`. A file without its
+    /// `End` (the reader failed inside it) is never shown to the visitor.
+    Begin(FileEntry),
+    Data(Vec<u8>),
+    End,
+}
+
+/// Bytes per `Data` event.
+const PIPE_CHUNK: usize = 256 << 10;
+/// Events in flight; with `PIPE_CHUNK` this bounds a layer's buffered bytes to 16 MiB.
+const PIPE_DEPTH: usize = 64;
+
+/// The reading thread's end of the pipe.
+struct Pipe {
+    events: mpsc::SyncSender<Event>,
+    /// Buffers the visiting thread is done with, reused so chunks are not reallocated.
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Pipe {
+    fn send(&self, event: Event) -> io::Result<()> {
+        self.events
+            .send(event)
+            .map_err(|_| io::Error::other("the visiting thread stopped"))
+    }
+}
+
+impl Sink for Pipe {
+    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) -> io::Result<()> {
+        self.send(Event::Anomaly(entry.clone(), anomaly))
+    }
+
+    fn other(&mut self, entry: &FileEntry) -> io::Result<()> {
+        self.send(Event::Other(entry.clone()))
+    }
+
+    fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()> {
+        self.send(Event::Begin(entry.clone()))?;
+        let mut left = entry.size;
+        loop {
+            let mut chunk = self.spare.try_recv().unwrap_or_default();
+            // Sized by what the header says is left, so a small file costs a small buffer;
+            // at least one byte, to see the end even if the header lied.
+            let want = (left.min(PIPE_CHUNK as u64) as usize).max(1);
+            chunk.clear();
+            chunk.resize(want, 0);
+            let mut filled = 0;
+            while filled < want {
+                match r.read(&mut chunk[filled..])? {
+                    0 => break,
+                    n => filled += n,
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            chunk.truncate(filled);
+            left = left.saturating_sub(filled as u64);
+            self.send(Event::Data(chunk))?;
+        }
+        if left > 0 {
+            // A stream cut inside a file: the tar reader gives a short file, not an error.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} ends {left} bytes before its recorded size of {}",
+                    entry.path, entry.size
+                ),
+            ));
+        }
+        self.send(Event::End)
+    }
+}
+
+/// The visiting thread: hashes each file and tells `visitor`, until the reader is done.
+fn consume(
+    events: &mpsc::Receiver<Event>,
+    recycle: &mpsc::Sender<Vec<u8>>,
+    hash: bool,
+    visitor: &mut dyn Visitor,
+) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut open: Option<(FileEntry, OpenFile)> = None;
+    for event in events {
+        match event {
+            Event::Anomaly(entry, anomaly) => visitor.anomaly(&entry, anomaly),
+            Event::Other(entry) => visitor.other(&entry),
+            Event::Begin(entry) => {
+                let cap = visitor.content_cap(&entry).min(entry.size as usize);
+                let extra = visitor.extra_digests(&entry);
+                open = Some((entry, OpenFile::new(cap, hash, extra, &mut buf)));
+            }
+            Event::Data(chunk) => {
+                if let Some((_, file)) = &mut open {
+                    file.feed(&mut buf, &chunk);
+                }
+                // The reader may be gone already; then the buffer is simply dropped.
+                let _ = recycle.send(chunk);
+            }
+            Event::End => {
+                if let Some((entry, file)) = open.take() {
+                    visitor.file(&entry, file.content(&buf));
+                }
+            }
+        }
+    }
 }
 
 /// Walks a directory tree as one layer, never following a link and never leaving the

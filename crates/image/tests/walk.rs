@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use customs_image::blob::{BlobKey, BlobStore, sha256};
 use customs_image::walk::{
-    Anomaly, FileContent, FileEntry, LayerWalk, Limits, NoProgress, Visitor, walk_layer,
+    Anomaly, ExtraDigests, FileContent, FileEntry, LayerWalk, Limits, NoProgress, Visitor,
+    walk_layer,
 };
 use customs_image::{Image, ImageError, Layer, LayerContent};
 use customs_test_support::fixtures::{EICAR, Entry, LayerSpec, layer_tar};
@@ -320,4 +321,88 @@ fn files_are_hashed_whole_beyond_the_cap() {
     walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut v).unwrap();
     assert_eq!(v.0[0], (b"0123".to_vec(), false, sha256(&data).to_string()));
     assert_eq!(v.0[1], (b"abc".to_vec(), true, sha256(b"abc").to_string()));
+}
+
+/// The layer is read on one thread and visited on another; what the visitor sees must be
+/// what one thread would see: tar order, a cap that falls inside the reader's second chunk,
+/// every digest over the whole file, empty files, and nothing of a file cut short.
+#[test]
+fn the_reading_thread_hands_over_files_whole_and_in_order() {
+    use md5::Digest as _;
+    #[derive(Default)]
+    struct Log(Vec<String>);
+    impl Visitor for Log {
+        fn content_cap(&mut self, _e: &FileEntry) -> usize {
+            300 << 10
+        }
+        fn extra_digests(&mut self, _e: &FileEntry) -> ExtraDigests {
+            ExtraDigests {
+                md5: true,
+                sha1: true,
+            }
+        }
+        fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
+            self.0.push(format!(
+                "file {} {} {} {} {} {}",
+                e.path,
+                c.data.len(),
+                c.complete,
+                c.sha256.unwrap(),
+                hex(&c.md5.unwrap()),
+                hex(&c.sha1.unwrap())
+            ));
+        }
+        fn other(&mut self, e: &FileEntry) {
+            self.0.push(format!("other {}", e.path));
+        }
+        fn anomaly(&mut self, e: &FileEntry, a: Anomaly) {
+            self.0.push(format!("anomaly {} {a:?}", e.path));
+        }
+    }
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+    fn expected(path: &str, data: &[u8]) -> String {
+        format!(
+            "file {path} {} {} {} {} {}",
+            data.len().min(300 << 10),
+            data.len() <= 300 << 10,
+            sha256(data),
+            hex(&md5::Md5::digest(data)),
+            hex(&sha1::Sha1::digest(data))
+        )
+    }
+    // Not a repeating pattern, so a chunk delivered twice or out of order changes a digest.
+    let big: Vec<u8> = (0..(1u32 << 20) + 7)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let tar = layer_tar(&LayerSpec::new(vec![
+        Entry::file("a/big", big.clone()),
+        Entry::file("a/empty", Vec::new()),
+        Entry::symlink("a/link", "big"),
+        Entry::file("a/big", b"again".to_vec()),
+        Entry::file("a/small", b"small".to_vec()),
+    ]));
+    let img = image(gzip(&tar), None);
+    let mut log = Log::default();
+    walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut log).unwrap();
+    assert_eq!(
+        log.0,
+        vec![
+            expected("a/big", &big),
+            expected("a/empty", b""),
+            "other a/link".to_string(),
+            "anomaly a/big DuplicateEntry".to_string(),
+            expected("a/big", b"again"),
+            expected("a/small", b"small"),
+        ]
+    );
+
+    // Cut inside the big file's third chunk: an error, and the cut file is never visited.
+    let img = image(tar[..700 << 10].to_vec(), None);
+    let mut log = Log::default();
+    let e = walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut log)
+        .expect_err("a cut entry is an error");
+    assert!(e.to_string().contains("layer-under-test"), "{e}");
+    assert!(log.0.is_empty(), "{:?}", log.0);
 }

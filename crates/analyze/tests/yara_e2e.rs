@@ -87,3 +87,62 @@ fn rules_see_shared_objects_and_files_deleted_later() {
         outcome.findings
     );
 }
+
+/// Layers are read on threads of their own (and `jobs` at a time); the result must not
+/// depend on how many run at once. Every rule sample of `tests/rules/` (matches and near
+/// misses) is spread over four layers, some deleted again in a later one, and the image is
+/// scanned with 1 and with 4 jobs.
+#[test]
+fn findings_do_not_depend_on_the_number_of_jobs() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rules");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for rule in std::fs::read_dir(&samples).unwrap() {
+        for kind in ["match", "nomatch"] {
+            if let Ok(dir) = std::fs::read_dir(rule.as_ref().unwrap().path().join(kind)) {
+                files.extend(dir.map(|e| e.unwrap().path()));
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 60, "only {} samples", files.len());
+    let mut layers: Vec<Vec<Entry>> = vec![vec![Entry::dir("srv")]; 4];
+    for (i, f) in files.iter().enumerate() {
+        let rel = f.strip_prefix(&samples).unwrap().display().to_string();
+        let name = format!("srv/{}", rel.replace('/', "_"));
+        layers[i % 3].push(Entry::exec(&name, std::fs::read(f).unwrap()));
+        if i % 7 == 0 {
+            layers[3].push(Entry::Whiteout(name));
+        }
+    }
+    let spec = ImageSpec::new(layers.into_iter().map(LayerSpec::new).collect());
+    let dir = tempfile::tempdir().unwrap();
+    write_oci_layout(dir.path(), &[("v1", &spec)]).unwrap();
+    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
+    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
+    let analyzers = Analyzers::from_bundle(&Bundle::embedded().unwrap()).unwrap();
+    let scan = |jobs| {
+        let opts = ScanOptions {
+            jobs,
+            ..ScanOptions::default()
+        };
+        let o = scan_image(&image, &analyzers, &opts, &NoProgress);
+        assert!(o.errors.is_empty(), "{:?}", o.errors);
+        (
+            format!("{:?}", o.findings),
+            o.coverage.files,
+            o.coverage.bytes,
+        )
+    };
+    let one = scan(1);
+    assert!(
+        one.0.contains("toolkit-kinsing"),
+        "the samples were not scanned"
+    );
+    assert!(
+        one.0.contains("deleted_in: Some"),
+        "no finding was deleted later"
+    );
+    assert_eq!(one.1 as usize, files.len());
+    assert_eq!(scan(4), one);
+    assert_eq!(scan(4), one);
+}

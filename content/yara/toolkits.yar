@@ -129,31 +129,6 @@ rule toolkit_rival_miner_killer {
     #kill >= 4 or #port_kill >= 2
 }
 
-rule toolkit_mirai {
-  meta:
-    id = "toolkit-mirai"
-    title = "Mirai-family IoT bot"
-    severity = "critical"
-    confidence = "high"
-    attack = "T1110.001,T1498,T1204.003"
-    description = "An ELF file holding Mirai's telnet brute-force credential table (default IoT passwords such as xc3511, vizxv, 7ujMko0admin), plain or XOR-encoded with any one-byte key as Mirai and its descendants store it."
-    reference = "https://github.com/jgamblin/Mirai-Source-Code/blob/master/mirai/bot/scanner.c (credential table, XOR-encoded with 0x22)"
-  strings:
-    $c1 = "xc3511" xor(0x00-0xff)
-    $c2 = "vizxv" xor(0x00-0xff)
-    $c3 = "xmhdipc" xor(0x00-0xff)
-    $c4 = "juantech" xor(0x00-0xff)
-    $c5 = "7ujMko0vizxv" xor(0x00-0xff)
-    $c6 = "7ujMko0admin" xor(0x00-0xff)
-    $c7 = "Zte521" xor(0x00-0xff)
-    $c8 = "hi3518" xor(0x00-0xff)
-    $c9 = "jvbzd" xor(0x00-0xff)
-    $c10 = "klv123" xor(0x00-0xff)
-    $c11 = "smcadmin" xor(0x00-0xff)
-  condition:
-    uint32(0) == 0x464c457f and 4 of them
-}
-
 rule toolkit_gafgyt {
   meta:
     id = "toolkit-gafgyt"

@@ -21,6 +21,7 @@ mod accounts;
 mod anomaly;
 mod archive;
 mod config;
+mod credential_table;
 mod eicar;
 mod executables;
 mod integrity;
@@ -127,6 +128,7 @@ impl Analyzers {
             Box::new(executables::Executables),
             Box::new(executables::PackedElf),
             Box::new(yara::Yara::from_bundle(bundle)?),
+            Box::new(credential_table::CredentialTable::from_bundle(bundle)?),
             Box::new(persistence::Persistence),
             Box::new(persistence::Scripts),
         ];
@@ -263,6 +265,7 @@ mod tests {
             anomaly::RULES,
             archive::RULES,
             config::RULES,
+            credential_table::RULES,
             eicar::RULES,
             executables::RULES,
             ioc::RULES,

@@ -43,13 +43,42 @@ pub(crate) const RULES: &[&Rule] = &[&RULE];
 
 pub(crate) struct CredentialTable {
     credentials: Vec<String>,
-    /// The credentials' neighbour differences; `None` when the list is empty.
-    differences: Option<AhoCorasick>,
+    /// Finds the credentials' neighbour differences; `None` when the list is empty.
+    finder: Option<Finder>,
+    /// The longest credential's differences, the overlap between chunks.
+    longest: usize,
 }
+
+/// Teddy (SIMD) where the CPU has it: on the differences of machine code a general
+/// Aho-Corasick automaton finds no good prefilter and runs at ~430 MB/s, Teddy at ~4 GB/s.
+enum Finder {
+    Teddy(aho_corasick::packed::Searcher),
+    Automaton(AhoCorasick),
+}
+
+impl Finder {
+    /// Every (credential, offset) found in `hay`, leftmost first.
+    fn each(&self, hay: &[u8], mut found: impl FnMut(usize, usize)) {
+        match self {
+            Finder::Teddy(s) => s
+                .find_iter(hay)
+                .for_each(|m| found(m.pattern().as_usize(), m.start())),
+            Finder::Automaton(a) => a
+                .find_iter(hay)
+                .for_each(|m| found(m.pattern().as_usize(), m.start())),
+        }
+    }
+}
+
+/// Bytes of a file whose differences are taken at once; small, so they stay in cache.
+const CHUNK: usize = 64 << 10;
 
 /// `b[i] ^ b[i + 1]` for every `i`: the same for a text and for the text XOR any one byte.
 fn differences(b: &[u8], out: &mut Vec<u8>) {
     out.clear();
+    if b.is_empty() {
+        return;
+    }
     out.extend(b.iter().zip(&b[1..]).map(|(x, y)| x ^ y));
 }
 
@@ -78,6 +107,11 @@ impl CredentialTable {
                 credentials.push(l.value.to_string());
             }
         }
+        Ok(CredentialTable::build(credentials, true))
+    }
+
+    /// `teddy: false` forces the general automaton (the fallback on CPUs without SIMD).
+    fn build(credentials: Vec<String>, teddy: bool) -> CredentialTable {
         let mut scratch = Vec::new();
         let patterns: Vec<Vec<u8>> = credentials
             .iter()
@@ -86,34 +120,45 @@ impl CredentialTable {
                 scratch.clone()
             })
             .collect();
-        let differences = (!patterns.is_empty()).then(|| {
-            AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-                .expect("a few short patterns always build")
+        let finder = (!patterns.is_empty()).then(|| {
+            let mut packed = aho_corasick::packed::Config::new().builder();
+            packed.extend(&patterns);
+            match packed.build().filter(|_| teddy) {
+                Some(s) => Finder::Teddy(s),
+                None => Finder::Automaton(
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .build(&patterns)
+                        .expect("a few short patterns always build"),
+                ),
+            }
         });
-        Ok(CredentialTable {
+        CredentialTable {
+            longest: patterns.iter().map(Vec::len).max().unwrap_or(0),
             credentials,
-            differences,
-        })
+            finder,
+        }
     }
 
     /// The key under which at least `MIN_ENTRIES` credentials occur, with each credential
     /// found under it and its first offset.
     fn table(&self, data: &[u8]) -> Option<(u8, BTreeMap<usize, usize>)> {
-        let ac = self.differences.as_ref()?;
-        if data.len() < 2 {
-            return None;
-        }
+        let finder = self.finder.as_ref()?;
         SCRATCH.with_borrow_mut(|d| {
-            differences(data, d);
             // key -> credential index -> first offset
             let mut by_key: BTreeMap<u8, BTreeMap<usize, usize>> = BTreeMap::new();
-            for m in ac.find_overlapping_iter(&d[..]) {
-                let i = m.pattern().as_usize();
-                let at = m.start();
-                let key = data[at] ^ self.credentials[i].as_bytes()[0];
-                by_key.entry(key).or_default().entry(i).or_insert(at);
+            // Chunks overlap by the longest pattern, so a credential across a boundary is
+            // seen; one seen twice is only recorded once.
+            let mut start = 0;
+            while start + 1 < data.len() {
+                let end = (start + CHUNK + self.longest).min(data.len());
+                differences(&data[start..end], d);
+                finder.each(d, |i, at| {
+                    let at = start + at;
+                    let key = data[at] ^ self.credentials[i].as_bytes()[0];
+                    by_key.entry(key).or_default().entry(i).or_insert(at);
+                });
+                start += CHUNK;
             }
             by_key
                 .into_iter()
@@ -238,6 +283,40 @@ mod tests {
                 f[0].evidence
             );
             assert!(f[0].evidence.contains("xc3511 at 0x"), "{}", f[0].evidence);
+        }
+    }
+
+    #[test]
+    fn the_fallback_automaton_finds_the_same() {
+        let a = analyzer();
+        let fallback = CredentialTable::build(a.credentials.clone(), false);
+        assert!(matches!(fallback.finder, Some(Finder::Automaton(_))));
+        let creds: Vec<(&str, u8)> = FOUR.iter().map(|c| (*c, 0xa5)).collect();
+        let data = elf(&table(&creds));
+        let (key, found) = fallback.table(&data).expect("a table");
+        assert_eq!((key, found.len()), (0xa5, 4));
+        assert_eq!(a.table(&data).map(|(k, f)| (k, f.len())), Some((0xa5, 4)));
+        let three: Vec<(&str, u8)> = FOUR[..3].iter().map(|c| (*c, 0xa5)).collect();
+        assert!(fallback.table(&elf(&table(&three))).is_none());
+    }
+
+    #[test]
+    fn a_table_across_a_chunk_boundary_is_found() {
+        let creds: Vec<(&str, u8)> = FOUR.iter().map(|c| (*c, 0x22)).collect();
+        let t = table(&creds);
+        // Every offset that puts a boundary inside one of the credentials.
+        for shift in 0..t.len() {
+            let mut data = elf(&[]);
+            data.resize(CHUNK - shift, 0x90);
+            data.extend_from_slice(&t);
+            data.extend(std::iter::repeat_n(0x90u8, 100));
+            let f = findings("a", &data);
+            assert_eq!(f.len(), 1, "shift {shift}");
+            assert!(
+                f[0].evidence.starts_with("4 of the 11"),
+                "shift {shift}: {}",
+                f[0].evidence
+            );
         }
     }
 

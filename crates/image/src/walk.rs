@@ -590,6 +590,15 @@ impl OpenFile {
     }
 
     fn feed(&mut self, buf: &mut Vec<u8>, bytes: &[u8]) {
+        self.hash(bytes);
+        let room = self.cap.saturating_sub(buf.len());
+        if bytes.len() > room {
+            self.complete = false;
+        }
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn hash(&mut self, bytes: &[u8]) {
         if let Some(h) = &mut self.sha256 {
             h.update(bytes);
         }
@@ -599,11 +608,6 @@ impl OpenFile {
         if let Some(h) = &mut self.sha1 {
             sha1::Digest::update(h, bytes);
         }
-        let room = self.cap.saturating_sub(buf.len());
-        if bytes.len() > room {
-            self.complete = false;
-        }
-        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     fn content(self, buf: &[u8]) -> FileContent<'_> {
@@ -723,9 +727,19 @@ fn consume(
                 let extra = visitor.extra_digests(&entry);
                 open = Some((entry, OpenFile::new(cap, hash, extra, &mut buf)));
             }
-            Event::Data(chunk) => {
+            Event::Data(mut chunk) => {
                 if let Some((_, file)) = &mut open {
-                    file.feed(&mut buf, &chunk);
+                    if buf.is_empty() && chunk.len() <= file.cap {
+                        // Most files are one chunk: it becomes the content, uncopied.
+                        file.hash(&chunk);
+                        std::mem::swap(&mut buf, &mut chunk);
+                        if chunk.capacity() > PIPE_CHUNK {
+                            // A large file's buffer: not worth keeping as a chunk.
+                            chunk = Vec::new();
+                        }
+                    } else {
+                        file.feed(&mut buf, &chunk);
+                    }
                 }
                 // The reader may be gone already; then the buffer is simply dropped.
                 let _ = recycle.send(chunk);

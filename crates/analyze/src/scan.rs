@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use customs_core::{Coverage, Finding, ImageConfigSummary, Skipped};
 use customs_image::walk::{
-    Anomaly, ExtraDigests, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress,
+    Anomaly, DigestChoice, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress,
     Visitor, deleted_in, walk_layer,
 };
 use customs_image::{Image, ImageError, Layer, LayerContent};
@@ -166,8 +166,8 @@ impl Visitor for LayerVisitor<'_> {
             .max(LayerFacts::content_cap(entry))
     }
 
-    fn extra_digests(&mut self, entry: &FileEntry) -> ExtraDigests {
-        LayerFacts::extra_digests(entry)
+    fn extra_digests(&self) -> DigestChoice {
+        LayerFacts::extra_digests
     }
 
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>) {

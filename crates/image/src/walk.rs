@@ -117,6 +117,14 @@ pub struct ExtraDigests {
     pub sha1: bool,
 }
 
+/// Chooses the digests besides sha256 one regular file gets.
+pub type DigestChoice = fn(&FileEntry) -> ExtraDigests;
+
+/// The default [`DigestChoice`]: sha256 only.
+pub fn no_extra_digests(_entry: &FileEntry) -> ExtraDigests {
+    ExtraDigests::default()
+}
+
 /// Entries that are hostile or odd, reported as data for analyzers to judge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Anomaly {
@@ -145,9 +153,10 @@ pub enum Anomaly {
 pub trait Visitor {
     /// How many leading bytes of this regular file the visitor wants to see (0 for none).
     fn content_cap(&mut self, entry: &FileEntry) -> usize;
-    /// Which digests besides sha256 to compute over this regular file (none by default).
-    fn extra_digests(&mut self, _entry: &FileEntry) -> ExtraDigests {
-        ExtraDigests::default()
+    /// Which digests besides sha256 each regular file gets (none by default). A plain
+    /// function of the entry, because the reading thread computes them.
+    fn extra_digests(&self) -> DigestChoice {
+        no_extra_digests
     }
     /// A regular file, after its content was read (and hashed).
     fn file(&mut self, entry: &FileEntry, content: FileContent<'_>);
@@ -305,10 +314,11 @@ fn mismatch(e: &io::Error) -> Option<&Mismatch> {
 
 /// Walks layer `index` of `image`, telling `visitor` about every entry.
 ///
-/// A blob layer is read on a thread of its own (verify, decompress, split the tar) while
-/// the visitor and the file hashing run on this one, so one layer keeps two cores busy:
-/// most images are one large base layer, and decompression alone is a quarter of the work.
-/// The visitor sees the entries in tar order, as if it were read on one thread.
+/// A blob layer is read on a thread of its own (verify, decompress, split the tar, hash
+/// every file) while the visitor runs on this one, so one layer keeps two cores busy: most
+/// images are one large base layer, and the two halves cost about the same. Up to 32 MiB
+/// of content may wait between them, so the reader runs ahead of one slow file. The
+/// visitor sees the entries in tar order, as if it were read on one thread.
 pub fn walk_layer(
     image: &Image,
     index: usize,
@@ -322,13 +332,24 @@ pub fn walk_layer(
         LayerContent::Blob(k) => k,
     };
     let (events, received) = mpsc::sync_channel(PIPE_DEPTH);
-    let (recycle, spare) = mpsc::channel();
+    let (recycle, spare) = mpsc::sync_channel(PIPE_SPARES);
+    let digests = visitor.extra_digests();
+    let budget = Budget::new();
     std::thread::scope(|s| {
+        let budget = &budget;
         let reader = s.spawn(move || {
-            let mut pipe = Pipe { events, spare };
+            let mut pipe = Pipe {
+                events,
+                spare,
+                sha256: limits.hash_files,
+                digests,
+                budget,
+            };
             walk_blob(image, index, key, limits, progress, &mut pipe)
         });
-        consume(&received, &recycle, limits.hash_files, visitor);
+        let close = CloseOnDrop(budget);
+        consume(&received, &recycle, budget, visitor);
+        drop(close);
         // Whatever the reader ends with, this thread has seen every event it sent.
         drop(received);
         reader
@@ -550,55 +571,48 @@ fn walk_tar<R: Read>(
 fn read_file(
     r: &mut impl Read,
     cap: usize,
-    hash: bool,
-    extra: ExtraDigests,
+    mut hashers: Hashers,
     buf: &mut Vec<u8>,
     chunk: &mut [u8],
     then: impl FnOnce(FileContent<'_>),
 ) -> io::Result<()> {
-    let mut file = OpenFile::new(cap, hash, extra, buf);
+    let mut kept = Kept::new(cap, buf);
     loop {
         let n = r.read(chunk)?;
         if n == 0 {
             break;
         }
-        file.feed(buf, &chunk[..n]);
+        hashers.update(&chunk[..n]);
+        kept.extend(buf, &chunk[..n]);
     }
-    then(file.content(buf));
+    then(kept.content(buf, hashers.finish()));
     Ok(())
 }
 
-/// A regular file being read: its first `cap` bytes kept, all of it hashed.
-struct OpenFile {
-    cap: usize,
-    complete: bool,
+/// The digests of one file being read.
+struct Hashers {
     sha256: Option<Sha256>,
     md5: Option<md5::Md5>,
     sha1: Option<sha1::Sha1>,
 }
 
-impl OpenFile {
-    fn new(cap: usize, hash: bool, extra: ExtraDigests, buf: &mut Vec<u8>) -> OpenFile {
-        buf.clear();
-        OpenFile {
-            cap,
-            complete: true,
-            sha256: hash.then(Sha256::new),
+/// A file's digests, once all of it was read.
+struct Digests {
+    sha256: Option<Digest>,
+    md5: Option<[u8; 16]>,
+    sha1: Option<[u8; 20]>,
+}
+
+impl Hashers {
+    fn new(sha256: bool, extra: ExtraDigests) -> Hashers {
+        Hashers {
+            sha256: sha256.then(Sha256::new),
             md5: extra.md5.then(<md5::Md5 as md5::Digest>::new),
             sha1: extra.sha1.then(<sha1::Sha1 as sha1::Digest>::new),
         }
     }
 
-    fn feed(&mut self, buf: &mut Vec<u8>, bytes: &[u8]) {
-        self.hash(bytes);
-        let room = self.cap.saturating_sub(buf.len());
-        if bytes.len() > room {
-            self.complete = false;
-        }
-        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
-    }
-
-    fn hash(&mut self, bytes: &[u8]) {
+    fn update(&mut self, bytes: &[u8]) {
         if let Some(h) = &mut self.sha256 {
             h.update(bytes);
         }
@@ -610,15 +624,47 @@ impl OpenFile {
         }
     }
 
-    fn content(self, buf: &[u8]) -> FileContent<'_> {
-        FileContent {
-            data: buf,
-            complete: self.complete,
+    fn finish(self) -> Digests {
+        Digests {
             sha256: self
                 .sha256
                 .map(|h| Digest::sha256_from_bytes(&h.finalize())),
             md5: self.md5.map(|h| md5::Digest::finalize(h).into()),
             sha1: self.sha1.map(|h| sha1::Digest::finalize(h).into()),
+        }
+    }
+}
+
+/// The leading bytes of a file kept for the visitor: at most `cap`.
+struct Kept {
+    cap: usize,
+    complete: bool,
+}
+
+impl Kept {
+    fn new(cap: usize, buf: &mut Vec<u8>) -> Kept {
+        buf.clear();
+        Kept {
+            cap,
+            complete: true,
+        }
+    }
+
+    fn extend(&mut self, buf: &mut Vec<u8>, bytes: &[u8]) {
+        let room = self.cap.saturating_sub(buf.len());
+        if bytes.len() > room {
+            self.complete = false;
+        }
+        buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    fn content(self, buf: &[u8], digests: Digests) -> FileContent<'_> {
+        FileContent {
+            data: buf,
+            complete: self.complete,
+            sha256: digests.sha256,
+            md5: digests.md5,
+            sha1: digests.sha1,
         }
     }
 }
@@ -635,26 +681,87 @@ trait Sink {
 enum Event {
     Anomaly(FileEntry, Anomaly),
     Other(FileEntry),
-    /// A regular file starts; its bytes follow as `Data`, then `End`. A file without its
-    /// `End` (the reader failed inside it) is never shown to the visitor.
+    /// A regular file starts; its bytes follow as `Data`, then `End` with its digests. A
+    /// file without its `End` (the reader failed inside it) is never shown to the visitor.
     Begin(FileEntry),
     Data(Vec<u8>),
-    End,
+    End(Digests),
 }
 
 /// Bytes per `Data` event.
 const PIPE_CHUNK: usize = 256 << 10;
-/// Events in flight; with `PIPE_CHUNK` this bounds a layer's buffered bytes to 16 MiB.
-const PIPE_DEPTH: usize = 64;
+/// Events in flight (entries without content, such as directories, cost no bytes).
+const PIPE_DEPTH: usize = 8192;
+/// Content bytes in flight per layer. Bounded by bytes, not events: the reader must be
+/// able to run ahead of one slow file (a 32 MiB binary under the YARA rules) through many
+/// small ones, or the two threads take turns instead of working at once.
+const PIPE_BYTES: usize = 32 << 20;
 
-/// The reading thread's end of the pipe.
-struct Pipe {
+/// Chunks at least this large are reused rather than allocated.
+const RECYCLED: usize = 64 << 10;
+/// Reusable chunks kept at most (4 MiB).
+const PIPE_SPARES: usize = 16;
+
+/// Counts the content bytes between the two threads of a layer.
+struct Budget {
+    /// Bytes in flight, and whether the visiting side is gone.
+    state: std::sync::Mutex<(usize, bool)>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            state: std::sync::Mutex::new((0, false)),
+            freed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits until `n` more bytes fit (a chunk always fits when nothing is in flight).
+    fn take(&self, n: usize) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !s.1 && s.0 > 0 && s.0 + n > PIPE_BYTES {
+            s = self.freed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.0 += n;
+    }
+
+    fn give(&self, n: usize) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.0 = s.0.saturating_sub(n);
+        self.freed.notify_one();
+    }
+
+    /// The visiting side stopped (done or unwinding): never make the reader wait again.
+    fn close(&self) {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = true;
+        self.freed.notify_all();
+    }
+}
+
+/// Closes the budget when the visiting side leaves, however it leaves.
+struct CloseOnDrop<'b>(&'b Budget);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The reading thread's end of the pipe. It hashes too: decompression and hashing on one
+/// thread, the analyzers on the other, split the work about evenly.
+struct Pipe<'b> {
     events: mpsc::SyncSender<Event>,
     /// Buffers the visiting thread is done with, reused so chunks are not reallocated.
     spare: mpsc::Receiver<Vec<u8>>,
+    /// Whether to sha256 every file.
+    sha256: bool,
+    /// Which other digests a file gets.
+    digests: DigestChoice,
+    budget: &'b Budget,
 }
 
-impl Pipe {
+impl Pipe<'_> {
     fn send(&self, event: Event) -> io::Result<()> {
         self.events
             .send(event)
@@ -662,7 +769,7 @@ impl Pipe {
     }
 }
 
-impl Sink for Pipe {
+impl Sink for Pipe<'_> {
     fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) -> io::Result<()> {
         self.send(Event::Anomaly(entry.clone(), anomaly))
     }
@@ -673,12 +780,19 @@ impl Sink for Pipe {
 
     fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()> {
         self.send(Event::Begin(entry.clone()))?;
+        let mut hashers = Hashers::new(self.sha256, (self.digests)(entry));
         let mut left = entry.size;
         loop {
-            let mut chunk = self.spare.try_recv().unwrap_or_default();
             // Sized by what the header says is left, so a small file costs a small buffer;
             // at least one byte, to see the end even if the header lied.
             let want = (left.min(PIPE_CHUNK as u64) as usize).max(1);
+            // Large chunks are reused (allocating them maps fresh pages every time); a
+            // small one is allocated to fit, so a big spare never carries a few bytes.
+            let mut chunk = if want >= RECYCLED {
+                self.spare.try_recv().unwrap_or_default()
+            } else {
+                Vec::with_capacity(want)
+            };
             chunk.clear();
             chunk.resize(want, 0);
             let mut filled = 0;
@@ -693,6 +807,9 @@ impl Sink for Pipe {
             }
             chunk.truncate(filled);
             left = left.saturating_sub(filled as u64);
+            hashers.update(&chunk);
+            // Counted by capacity: that is the memory the chunk holds.
+            self.budget.take(chunk.capacity());
             self.send(Event::Data(chunk))?;
         }
         if left > 0 {
@@ -705,48 +822,47 @@ impl Sink for Pipe {
                 ),
             ));
         }
-        self.send(Event::End)
+        self.send(Event::End(hashers.finish()))
     }
 }
 
-/// The visiting thread: hashes each file and tells `visitor`, until the reader is done.
+/// The visiting thread: keeps each file's leading bytes and tells `visitor`, until the
+/// reader is done.
 fn consume(
     events: &mpsc::Receiver<Event>,
-    recycle: &mpsc::Sender<Vec<u8>>,
-    hash: bool,
+    recycle: &mpsc::SyncSender<Vec<u8>>,
+    budget: &Budget,
     visitor: &mut dyn Visitor,
 ) {
     let mut buf: Vec<u8> = Vec::new();
-    let mut open: Option<(FileEntry, OpenFile)> = None;
+    let mut open: Option<(FileEntry, Kept)> = None;
     for event in events {
         match event {
             Event::Anomaly(entry, anomaly) => visitor.anomaly(&entry, anomaly),
             Event::Other(entry) => visitor.other(&entry),
             Event::Begin(entry) => {
                 let cap = visitor.content_cap(&entry).min(entry.size as usize);
-                let extra = visitor.extra_digests(&entry);
-                open = Some((entry, OpenFile::new(cap, hash, extra, &mut buf)));
+                open = Some((entry, Kept::new(cap, &mut buf)));
             }
             Event::Data(mut chunk) => {
-                if let Some((_, file)) = &mut open {
-                    if buf.is_empty() && chunk.len() <= file.cap {
+                budget.give(chunk.capacity());
+                if let Some((_, kept)) = &mut open {
+                    if buf.is_empty() && chunk.len() <= kept.cap {
                         // Most files are one chunk: it becomes the content, uncopied.
-                        file.hash(&chunk);
                         std::mem::swap(&mut buf, &mut chunk);
-                        if chunk.capacity() > PIPE_CHUNK {
-                            // A large file's buffer: not worth keeping as a chunk.
-                            chunk = Vec::new();
-                        }
                     } else {
-                        file.feed(&mut buf, &chunk);
+                        kept.extend(&mut buf, &chunk);
                     }
                 }
-                // The reader may be gone already; then the buffer is simply dropped.
-                let _ = recycle.send(chunk);
+                // Only chunk-sized buffers go back, and only while the reader wants more;
+                // the reader may be gone already. Anything else is simply dropped.
+                if (RECYCLED..=PIPE_CHUNK).contains(&chunk.capacity()) {
+                    let _ = recycle.try_send(chunk);
+                }
             }
-            Event::End => {
-                if let Some((entry, file)) = open.take() {
-                    visitor.file(&entry, file.content(&buf));
+            Event::End(digests) => {
+                if let Some((entry, kept)) = open.take() {
+                    visitor.file(&entry, kept.content(&buf, digests));
                 }
             }
         }
@@ -882,22 +998,14 @@ fn walk_dir(
                         }
                     };
                     let cap = visitor.content_cap(&fe).min(fe.size as usize);
-                    let extra = visitor.extra_digests(&fe);
+                    let hashers = Hashers::new(limits.hash_files, visitor.extra_digests()(&fe));
                     // Read no more than the size seen at stat time: a growing file can't stall us.
                     let mut r = f.take(fe.size);
-                    let res = read_file(
-                        &mut r,
-                        cap,
-                        limits.hash_files,
-                        extra,
-                        &mut buf,
-                        &mut chunk,
-                        |content| {
-                            walk.files += 1;
-                            walk.bytes += fe.size;
-                            visitor.file(&fe, content)
-                        },
-                    );
+                    let res = read_file(&mut r, cap, hashers, &mut buf, &mut chunk, |content| {
+                        walk.files += 1;
+                        walk.bytes += fe.size;
+                        visitor.file(&fe, content)
+                    });
                     if let Err(e) = res {
                         walk.skipped.push(Skipped {
                             path,
@@ -930,6 +1038,39 @@ fn walk_dir(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The reader waits when the layer's bytes in flight are used up, goes on when the
+    /// visiting side frees some, and never waits once that side has gone.
+    #[test]
+    fn the_byte_budget_holds_the_reader_back_until_freed_or_closed() {
+        use std::time::Duration;
+        for release in ["give", "close"] {
+            let budget = Budget::new();
+            budget.take(PIPE_BYTES);
+            std::thread::scope(|s| {
+                let (done, finished) = mpsc::channel();
+                let b = &budget;
+                s.spawn(move || {
+                    b.take(1);
+                    done.send(()).unwrap();
+                });
+                assert!(
+                    finished.recv_timeout(Duration::from_millis(100)).is_err(),
+                    "{release}: took bytes over the budget"
+                );
+                match release {
+                    "give" => budget.give(PIPE_BYTES),
+                    _ => budget.close(),
+                }
+                finished
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap_or_else(|_| panic!("{release}: the reader stayed blocked"));
+            });
+        }
+        // An empty pipe always takes one chunk, however large.
+        let budget = Budget::new();
+        budget.take(PIPE_BYTES * 2);
+    }
 
     #[test]
     fn normalizes_hostile_names() {

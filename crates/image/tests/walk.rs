@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use customs_image::blob::{BlobKey, BlobStore, sha256};
 use customs_image::walk::{
-    Anomaly, ExtraDigests, FileContent, FileEntry, LayerWalk, Limits, NoProgress, Visitor,
-    walk_layer,
+    Anomaly, DigestChoice, ExtraDigests, FileContent, FileEntry, LayerWalk, Limits, NoProgress,
+    Visitor, walk_layer,
 };
 use customs_image::{Image, ImageError, Layer, LayerContent};
 use customs_test_support::fixtures::{EICAR, Entry, LayerSpec, layer_tar};
@@ -335,8 +335,8 @@ fn the_reading_thread_hands_over_files_whole_and_in_order() {
         fn content_cap(&mut self, _e: &FileEntry) -> usize {
             300 << 10
         }
-        fn extra_digests(&mut self, _e: &FileEntry) -> ExtraDigests {
-            ExtraDigests {
+        fn extra_digests(&self) -> DigestChoice {
+            |_| ExtraDigests {
                 md5: true,
                 sha1: true,
             }

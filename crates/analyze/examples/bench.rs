@@ -4,7 +4,8 @@
 //! (reused when present), measures the decompression floor (flate2, the same decoder the
 //! scanner uses, one thread, output to nowhere), then runs full scans (every analyzer,
 //! every regular file hashed) in child processes with 1 and 2 jobs, and prints MB/s, the
-//! ratio to the floor and each child's peak RSS. Every figure is the best of several runs,
+//! ratio to the floor and each child's peak RSS; then the same for the files packed as one
+//! layer (`WORKDIR/layout-1`). Every figure is the best of several runs,
 //! all measured in this one run, because these machines are noisy.
 
 use std::fs::File;
@@ -34,7 +35,7 @@ fn main() {
     let layout = PathBuf::from(work).join("layout");
     if !layout.join("index.json").exists() {
         eprintln!("bench: packing {rootfs} into {}", layout.display());
-        pack(Path::new(rootfs), &layout).expect("pack the rootfs");
+        pack(Path::new(rootfs), &layout, &THREE_LAYERS).expect("pack the rootfs");
     }
     let blobs = layer_blobs(&layout);
     let compressed: u64 = blobs.iter().map(|b| b.metadata().unwrap().len()).sum();
@@ -137,6 +138,52 @@ fn main() {
             ),
         }
     }
+    one_layer(Path::new(rootfs), Path::new(work), &exe);
+}
+
+/// The same files as one layer, as most base images are: its decompression cannot be
+/// spread over threads, so the 1-thread floor is the floor.
+fn one_layer(rootfs: &Path, work: &Path, exe: &Path) {
+    let layout = work.join("layout-1");
+    if !layout.join("index.json").exists() {
+        eprintln!(
+            "bench: packing {} into {}",
+            rootfs.display(),
+            layout.display()
+        );
+        pack(rootfs, &layout, &ONE_LAYER).expect("pack the rootfs");
+    }
+    let blobs = layer_blobs(&layout);
+    let mut floor = f64::MAX;
+    let mut bytes = 0;
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        bytes = blobs.iter().map(|b| gunzip_to_sink(b)).sum::<u64>();
+        floor = floor.min(t.elapsed().as_secs_f64());
+    }
+    let mb = bytes as f64 / 1e6;
+    let (mut best, mut hwm) = (f64::MAX, 0u64);
+    for _ in 0..RUNS {
+        let out = Command::new(exe)
+            .args(["--child", &layout.display().to_string(), "1"])
+            .output()
+            .expect("child runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).expect("child JSON");
+        best = best.min(v["secs"].as_f64().unwrap());
+        hwm = hwm.max(v["hwm_kb"].as_u64().unwrap());
+    }
+    println!(
+        "one-layer image, same files: floor {:.1} MB/s; customs scan {:.1} MB/s = wall time {:.2}x the floor; peak RSS {:.1} MB",
+        mb / floor,
+        mb / best,
+        best / floor,
+        hwm as f64 / 1024.0
+    );
 }
 
 /// Debian's `yara` CLI with the same rule files over the same files unpacked on disk, with
@@ -228,19 +275,24 @@ fn blob(layout: &Path, digest: &str) -> PathBuf {
         .join(digest.trim_start_matches("sha256:"))
 }
 
+type Pick = fn(&str) -> bool;
+
 /// Layers: usr/lib, the rest of usr, everything else — three layers of useful sizes, so two
 /// jobs have work to share, as in real images.
-fn pack(rootfs: &Path, layout: &Path) -> io::Result<()> {
+const THREE_LAYERS: [Pick; 3] = [
+    |p| p == "usr" || p == "usr/lib" || p.starts_with("usr/lib/"),
+    |p| p == "usr" || (p.starts_with("usr/") && p != "usr/lib" && !p.starts_with("usr/lib/")),
+    |p| p != "usr" && !p.starts_with("usr/"),
+];
+
+/// Everything in one layer, as a base image is built.
+const ONE_LAYER: [Pick; 1] = [|_| true];
+
+fn pack(rootfs: &Path, layout: &Path, picks: &[Pick]) -> io::Result<()> {
     std::fs::create_dir_all(layout.join("blobs/sha256"))?;
-    type Pick = fn(&str) -> bool;
-    let picks: [Pick; 3] = [
-        |p| p == "usr" || p == "usr/lib" || p.starts_with("usr/lib/"),
-        |p| p == "usr" || (p.starts_with("usr/") && p != "usr/lib" && !p.starts_with("usr/lib/")),
-        |p| p != "usr" && !p.starts_with("usr/"),
-    ];
     let mut layers = Vec::new();
     let mut diff_ids = Vec::new();
-    for pick in picks {
+    for &pick in picks {
         let mut tar = tar::Builder::new(Vec::new());
         tar.follow_symlinks(false);
         add_tree(&mut tar, rootfs, "", pick)?;

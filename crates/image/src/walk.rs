@@ -314,11 +314,12 @@ fn mismatch(e: &io::Error) -> Option<&Mismatch> {
 
 /// Walks layer `index` of `image`, telling `visitor` about every entry.
 ///
-/// A blob layer is read on a thread of its own (verify, decompress, split the tar, hash
-/// every file) while the visitor runs on this one, so one layer keeps two cores busy: most
-/// images are one large base layer, and the two halves cost about the same. Up to 32 MiB
-/// of content may wait between them, so the reader runs ahead of one slow file. The
-/// visitor sees the entries in tar order, as if it were read on one thread.
+/// A blob layer is read in three stages on three threads: one verifies, decompresses and
+/// splits the tar, one hashes every file, and the visitor runs on this one. Most images are
+/// one large base layer, and the three cost about the same, so one layer keeps several
+/// cores busy. Up to 16 MiB of content may wait between the stages, so the reader runs
+/// ahead of one slow file. The visitor sees the entries in tar order, as if it were read
+/// on one thread.
 pub fn walk_layer(
     image: &Image,
     index: usize,
@@ -331,7 +332,8 @@ pub fn walk_layer(
         LayerContent::Directory(p) => return walk_dir(p, index, limits, visitor),
         LayerContent::Blob(k) => k,
     };
-    let (events, received) = mpsc::sync_channel(PIPE_DEPTH);
+    let (events, unhashed) = mpsc::sync_channel(PIPE_DEPTH);
+    let (hashed, received) = mpsc::sync_channel(PIPE_DEPTH);
     let (recycle, spare) = mpsc::sync_channel(PIPE_SPARES);
     let digests = visitor.extra_digests();
     let budget = Budget::new();
@@ -341,12 +343,11 @@ pub fn walk_layer(
             let mut pipe = Pipe {
                 events,
                 spare,
-                sha256: limits.hash_files,
-                digests,
                 budget,
             };
             walk_blob(image, index, key, limits, progress, &mut pipe)
         });
+        s.spawn(move || hash_stage(unhashed, hashed, limits.hash_files, digests));
         let close = CloseOnDrop(budget);
         consume(&received, &recycle, budget, visitor);
         drop(close);
@@ -603,6 +604,14 @@ struct Digests {
     sha1: Option<[u8; 20]>,
 }
 
+impl Digests {
+    const NONE: Digests = Digests {
+        sha256: None,
+        md5: None,
+        sha1: None,
+    };
+}
+
 impl Hashers {
     fn new(sha256: bool, extra: ExtraDigests) -> Hashers {
         Hashers {
@@ -695,7 +704,7 @@ const PIPE_DEPTH: usize = 8192;
 /// Content bytes in flight per layer. Bounded by bytes, not events: the reader must be
 /// able to run ahead of one slow file (a 32 MiB binary under the YARA rules) through many
 /// small ones, or the two threads take turns instead of working at once.
-const PIPE_BYTES: usize = 32 << 20;
+const PIPE_BYTES: usize = 16 << 20;
 
 /// Chunks at least this large are reused rather than allocated.
 const RECYCLED: usize = 64 << 10;
@@ -748,16 +757,11 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
-/// The reading thread's end of the pipe. It hashes too: decompression and hashing on one
-/// thread, the analyzers on the other, split the work about evenly.
+/// The reading thread's end of the pipe.
 struct Pipe<'b> {
     events: mpsc::SyncSender<Event>,
     /// Buffers the visiting thread is done with, reused so chunks are not reallocated.
     spare: mpsc::Receiver<Vec<u8>>,
-    /// Whether to sha256 every file.
-    sha256: bool,
-    /// Which other digests a file gets.
-    digests: DigestChoice,
     budget: &'b Budget,
 }
 
@@ -780,7 +784,6 @@ impl Sink for Pipe<'_> {
 
     fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()> {
         self.send(Event::Begin(entry.clone()))?;
-        let mut hashers = Hashers::new(self.sha256, (self.digests)(entry));
         let mut left = entry.size;
         loop {
             // Sized by what the header says is left, so a small file costs a small buffer;
@@ -807,7 +810,6 @@ impl Sink for Pipe<'_> {
             }
             chunk.truncate(filled);
             left = left.saturating_sub(filled as u64);
-            hashers.update(&chunk);
             // Counted by capacity: that is the memory the chunk holds.
             self.budget.take(chunk.capacity());
             self.send(Event::Data(chunk))?;
@@ -822,7 +824,40 @@ impl Sink for Pipe<'_> {
                 ),
             ));
         }
-        self.send(Event::End(hashers.finish()))
+        // The hashing thread fills in the digests.
+        self.send(Event::End(Digests::NONE))
+    }
+}
+
+/// The hashing thread, between the reader and the visitor: digests every file as its
+/// chunks go by. Hashing is about as much work as decompressing (MD5 for dpkg, SHA-1 for
+/// apk, sha256 for everything), so it gets a thread of its own.
+fn hash_stage(
+    from: mpsc::Receiver<Event>,
+    to: mpsc::SyncSender<Event>,
+    sha256: bool,
+    choose: DigestChoice,
+) {
+    let mut open: Option<Hashers> = None;
+    for event in from {
+        let event = match event {
+            Event::Begin(entry) => {
+                open = Some(Hashers::new(sha256, choose(&entry)));
+                Event::Begin(entry)
+            }
+            Event::Data(chunk) => {
+                if let Some(h) = &mut open {
+                    h.update(&chunk);
+                }
+                Event::Data(chunk)
+            }
+            Event::End(_) => Event::End(open.take().map_or(Digests::NONE, Hashers::finish)),
+            other => other,
+        };
+        if to.send(event).is_err() {
+            // The visiting side is gone; dropping `from` stops the reader too.
+            return;
+        }
     }
 }
 

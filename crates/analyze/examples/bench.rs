@@ -109,8 +109,8 @@ fn main() {
         if jobs == 1 {
             j1 = rate;
         }
-        // Wall time against both floors: a job reads one layer on two threads (one
-        // decompresses, one analyzes), so even one job uses two cores.
+        // Wall time against both floors: a job reads one layer on three threads (one
+        // decompresses, one hashes, one analyzes), so even one job uses several cores.
         println!(
             "customs scan, {jobs} job(s), every file hashed, all analyzers: {rate:.1} MB/s; wall time {:.2}x the 1-thread floor, {:.2}x the 2-thread floor{}; {files} files; peak RSS {:.1} MB",
             best / floor_secs,

@@ -118,11 +118,16 @@ fn cache_key(layer: &Layer, analyzers: &Analyzers, limits: &Limits) -> Option<[u
     Some(h.finalize().into())
 }
 
+/// Layers read at once by default, at most. Each layer already uses three threads
+/// (decompress, hash, analyze) and holds up to ~50 MB (content in flight, the largest
+/// file's leading 32 MiB, a YARA scanner), so more jobs buy little and cost memory.
+pub const MAX_DEFAULT_JOBS: usize = 4;
+
 impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             limits: Limits::default(),
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_DEFAULT_JOBS)),
             cache: None,
         }
     }

@@ -83,7 +83,7 @@ pub struct ScanArgs {
     /// Do not turn an incomplete scan (a limit was hit) into verdict `error` and exit 2.
     #[arg(long)]
     pub allow_incomplete: bool,
-    /// Layers read at once (default: number of CPUs).
+    /// Layers read at once (default: number of CPUs, at most 4; each layer uses three threads).
     #[arg(long, short)]
     pub jobs: Option<usize>,
     /// Files larger than this many bytes are not read (recorded as skipped).

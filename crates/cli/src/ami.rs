@@ -11,11 +11,11 @@ use customs_analyze::machine_images::{
     CheckOptions, MachineImage, Publishers, check, parse_list, parse_rfc3339,
 };
 use customs_content::Bundle;
-use customs_core::{ContentInfo, Coverage, ImageInfo, REPORT_SCHEMA, Report, Severity};
+use customs_core::{ContentInfo, Coverage, ImageInfo, REPORT_SCHEMA, Report};
 use customs_policy::{Policy, ScanState, decide, run_exit_code};
 
-use crate::report::{self, Format};
-use crate::scan::{load_policy, open_output, parse_severity};
+use crate::report;
+use crate::scan::{ReportArgs, load_policy, open_output};
 
 /// `customs ami …`
 #[derive(Subcommand, Debug)]
@@ -32,15 +32,8 @@ pub struct AmiCheckArgs {
     /// The image list, or `-` for standard input.
     #[arg(value_name = "FILE")]
     pub file: String,
-    /// Report format.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Exit 1 when a finding is at or above this severity [default: the policy file's, else high].
-    #[arg(long, value_parser = parse_severity)]
-    pub fail_on: Option<Severity>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// A policy file (TOML; see docs/policy.md): its `[machine_images]` section sets the
     /// allowed owners and the newly-published threshold; `[thresholds]` the verdicts.
     #[arg(long, value_name = "FILE")]
@@ -64,7 +57,7 @@ pub fn run(cmd: AmiCommand) -> Result<u8> {
 
 fn check_list(args: AmiCheckArgs) -> Result<u8> {
     let started = Instant::now();
-    let policy = load_policy(args.policy.as_deref(), args.fail_on)?;
+    let policy = load_policy(args.policy.as_deref(), args.report.fail_on)?;
     let now = match args.now {
         Some(t) => t,
         None => SystemTime::now()
@@ -73,7 +66,7 @@ fn check_list(args: AmiCheckArgs) -> Result<u8> {
             .as_secs() as i64,
     };
     // Open the output first: a report that can not be written must fail before the work.
-    let (mut out, color) = open_output(args.output.as_deref())?;
+    let (mut out, color) = open_output(args.report.output.as_deref())?;
 
     let bundle = Bundle::embedded().context("the embedded content bundle is broken")?;
     let publishers =
@@ -165,7 +158,8 @@ fn check_list(args: AmiCheckArgs) -> Result<u8> {
             }
         }
     }
-    report::write(args.format, &reports, &mut out, color).context("can not write the report")?;
+    report::write(args.report.format, &reports, &mut out, color)
+        .context("can not write the report")?;
     out.flush().context("can not write the report")?;
     Ok(run_exit_code(&decisions) as u8)
 }

@@ -22,13 +22,10 @@ use crate::progress::Bar;
 use crate::report::{self, Format};
 
 /// Arguments of `customs scan`.
+/// Where the report goes and when the exit code says "failed"; shared by `scan` and
+/// `ami check`.
 #[derive(Args, Debug)]
-pub struct ScanArgs {
-    /// What to scan: oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH, dir:PATH,
-    /// registry:REF or a bare reference (nginx:1.27, 127.0.0.1:5000/app@sha256:…), or a
-    /// bare path whose kind is sniffed.
-    #[arg(required = true, value_name = "TARGET")]
-    pub targets: Vec<String>,
+pub struct ReportArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -38,6 +35,17 @@ pub struct ScanArgs {
     /// Exit 1 when a finding is at or above this severity [default: the policy file's, else high].
     #[arg(long, value_parser = parse_severity)]
     pub fail_on: Option<Severity>,
+}
+
+#[derive(Args, Debug)]
+pub struct ScanArgs {
+    /// What to scan: oci:PATH[:TAG], oci-archive:PATH[:TAG], docker-archive:PATH, dir:PATH,
+    /// registry:REF or a bare reference (nginx:1.27, 127.0.0.1:5000/app@sha256:…), or a
+    /// bare path whose kind is sniffed.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// A policy file (TOML; see docs/policy.md): what makes a verdict malicious or
     /// suspicious, --fail-on, incomplete scans. Flags given on the command line win.
     #[arg(long, value_name = "FILE")]
@@ -108,9 +116,11 @@ impl ScanArgs {
     pub fn for_demo(targets: Vec<String>, format: Format) -> ScanArgs {
         ScanArgs {
             targets,
-            format,
-            output: None,
-            fail_on: None,
+            report: ReportArgs {
+                format,
+                output: None,
+                fail_on: None,
+            },
             policy: None,
             // The demo is the same every time: no user ignore file, no cache to fill.
             ignore_file: None,
@@ -136,7 +146,7 @@ impl ScanArgs {
     }
 }
 
-pub(crate) fn parse_severity(s: &str) -> Result<Severity, String> {
+fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
 
@@ -171,7 +181,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             .max(1),
         cache: open_cache(&args),
     };
-    let mut policy = load_policy(args.policy.as_deref(), args.fail_on)?;
+    let mut policy = load_policy(args.policy.as_deref(), args.report.fail_on)?;
     if args.allow_incomplete {
         policy.allow_incomplete = true;
     }
@@ -193,7 +203,7 @@ pub fn run(args: ScanArgs) -> Result<u8> {
     }
     let mut matched = vec![0usize; ignore.as_ref().map_or(0, |(_, l)| l.entries().len())];
     // Open the output first: a report that can not be written must fail before the work.
-    let (mut out, color) = open_output(args.output.as_deref())?;
+    let (mut out, color) = open_output(args.report.output.as_deref())?;
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
 
     let mut bundle = Bundle::embedded().context("the embedded content bundle is broken")?;
@@ -316,7 +326,8 @@ pub fn run(args: ScanArgs) -> Result<u8> {
             );
         }
     }
-    report::write(args.format, &reports, &mut out, color).context("can not write the report")?;
+    report::write(args.report.format, &reports, &mut out, color)
+        .context("can not write the report")?;
     out.flush().context("can not write the report")?;
     Ok(run_exit_code(&decisions) as u8)
 }

@@ -33,20 +33,9 @@ fn main() {
         std::process::exit(2);
     };
     let layout = PathBuf::from(work).join("layout");
-    if !layout.join("index.json").exists() {
-        eprintln!("bench: packing {rootfs} into {}", layout.display());
-        pack(Path::new(rootfs), &layout, &THREE_LAYERS).expect("pack the rootfs");
-    }
-    let blobs = layer_blobs(&layout);
+    let blobs = packed(Path::new(rootfs), &layout, &THREE_LAYERS);
     let compressed: u64 = blobs.iter().map(|b| b.metadata().unwrap().len()).sum();
-
-    let mut floor_secs = f64::MAX;
-    let mut tar_bytes = 0;
-    for _ in 0..RUNS {
-        let t = Instant::now();
-        tar_bytes = blobs.iter().map(|b| gunzip_to_sink(b)).sum::<u64>();
-        floor_secs = floor_secs.min(t.elapsed().as_secs_f64());
-    }
+    let (floor_secs, tar_bytes) = floor(&blobs);
     let mb = tar_bytes as f64 / 1e6;
     println!(
         "image: {} layers, {:.1} MB compressed, {:.1} MB uncompressed",
@@ -86,24 +75,7 @@ fn main() {
     let mut j1 = 0.0;
     let mut times = Vec::new();
     for jobs in [1usize, 2] {
-        let mut best = f64::MAX;
-        let mut hwm = 0u64;
-        let mut files = 0u64;
-        for _ in 0..RUNS {
-            let out = Command::new(&exe)
-                .args(["--child", &layout.display().to_string(), &jobs.to_string()])
-                .output()
-                .expect("child runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: Value = serde_json::from_slice(&out.stdout).expect("child JSON");
-            best = best.min(v["secs"].as_f64().unwrap());
-            hwm = hwm.max(v["hwm_kb"].as_u64().unwrap());
-            files = v["files"].as_u64().unwrap();
-        }
+        let Child { best, hwm, files } = child_runs(&exe, &layout, jobs);
         times.push(best);
         let rate = mb / best;
         if jobs == 1 {
@@ -144,28 +116,61 @@ fn main() {
 /// The same files as one layer, as most base images are: its decompression cannot be
 /// spread over threads, so the 1-thread floor is the floor.
 fn one_layer(rootfs: &Path, work: &Path, exe: &Path) {
-    let layout = work.join("layout-1");
+    let blobs = packed(rootfs, &work.join("layout-1"), &ONE_LAYER);
+    let (floor_secs, bytes) = floor(&blobs);
+    let mb = bytes as f64 / 1e6;
+    let Child { best, hwm, .. } = child_runs(exe, &work.join("layout-1"), 1);
+    println!(
+        "one-layer image, same files: floor {:.1} MB/s; customs scan {:.1} MB/s = wall time {:.2}x the floor; peak RSS {:.1} MB",
+        mb / floor_secs,
+        mb / best,
+        best / floor_secs,
+        hwm as f64 / 1024.0
+    );
+}
+
+/// The blobs of `layout`, packed from `rootfs` first when it is not there yet.
+fn packed(rootfs: &Path, layout: &Path, picks: &[Pick]) -> Vec<PathBuf> {
     if !layout.join("index.json").exists() {
         eprintln!(
             "bench: packing {} into {}",
             rootfs.display(),
             layout.display()
         );
-        pack(rootfs, &layout, &ONE_LAYER).expect("pack the rootfs");
+        pack(rootfs, layout, picks).expect("pack the rootfs");
     }
-    let blobs = layer_blobs(&layout);
-    let mut floor = f64::MAX;
+    layer_blobs(layout)
+}
+
+/// The decompression floor, one thread, best of `RUNS`: seconds, and uncompressed bytes.
+fn floor(blobs: &[PathBuf]) -> (f64, u64) {
+    let mut best = f64::MAX;
     let mut bytes = 0;
     for _ in 0..RUNS {
         let t = Instant::now();
         bytes = blobs.iter().map(|b| gunzip_to_sink(b)).sum::<u64>();
-        floor = floor.min(t.elapsed().as_secs_f64());
+        best = best.min(t.elapsed().as_secs_f64());
     }
-    let mb = bytes as f64 / 1e6;
-    let (mut best, mut hwm) = (f64::MAX, 0u64);
+    (best, bytes)
+}
+
+/// What `RUNS` scans in child processes gave: the best wall time, the highest peak RSS
+/// (KiB), and the files read.
+struct Child {
+    best: f64,
+    hwm: u64,
+    files: u64,
+}
+
+fn child_runs(exe: &Path, layout: &Path, jobs: usize) -> Child {
+    let mut c = Child {
+        best: f64::MAX,
+        hwm: 0,
+        files: 0,
+    };
     for _ in 0..RUNS {
         let out = Command::new(exe)
-            .args(["--child", &layout.display().to_string(), "1"])
+            .args(["--child", &layout.display().to_string(), &jobs.to_string()])
             .output()
             .expect("child runs");
         assert!(
@@ -174,16 +179,11 @@ fn one_layer(rootfs: &Path, work: &Path, exe: &Path) {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: Value = serde_json::from_slice(&out.stdout).expect("child JSON");
-        best = best.min(v["secs"].as_f64().unwrap());
-        hwm = hwm.max(v["hwm_kb"].as_u64().unwrap());
+        c.best = c.best.min(v["secs"].as_f64().unwrap());
+        c.hwm = c.hwm.max(v["hwm_kb"].as_u64().unwrap());
+        c.files = v["files"].as_u64().unwrap();
     }
-    println!(
-        "one-layer image, same files: floor {:.1} MB/s; customs scan {:.1} MB/s = wall time {:.2}x the floor; peak RSS {:.1} MB",
-        mb / floor,
-        mb / best,
-        best / floor,
-        hwm as f64 / 1024.0
-    );
+    c
 }
 
 /// Debian's `yara` CLI with the same rule files over the same files unpacked on disk, with

@@ -17,7 +17,7 @@ use customs_content::{Bundle, ContentError};
 use customs_core::{Confidence, Finding, Severity, attack};
 use customs_image::walk::{FileContent, FileEntry};
 
-use crate::{FileAnalyzer, Rule, Wants};
+use crate::{FileAnalyzer, Rule, Wants, search_windows};
 
 /// The credential list in the bundle.
 pub(crate) const CREDENTIALS: &str = "ioc/mirai-credentials.txt";
@@ -69,9 +69,6 @@ impl Finder {
         }
     }
 }
-
-/// Bytes of a file whose differences are taken at once; small, so they stay in cache.
-const CHUNK: usize = 64 << 10;
 
 /// `b[i] ^ b[i + 1]` for every `i`: the same for a text and for the text XOR any one byte.
 fn differences(b: &[u8], out: &mut Vec<u8>) {
@@ -149,16 +146,14 @@ impl CredentialTable {
             let mut by_key: BTreeMap<u8, BTreeMap<usize, usize>> = BTreeMap::new();
             // Chunks overlap by the longest pattern, so a credential across a boundary is
             // seen; one seen twice is only recorded once.
-            let mut start = 0;
-            while start + 1 < data.len() {
-                let end = (start + CHUNK + self.longest).min(data.len());
-                differences(&data[start..end], d);
+            for window in search_windows(data.len(), self.longest) {
+                let start = window.start;
+                differences(&data[window], d);
                 finder.each(d, |i, at| {
                     let at = start + at;
                     let key = data[at] ^ self.credentials[i].as_bytes()[0];
                     by_key.entry(key).or_default().entry(i).or_insert(at);
                 });
-                start += CHUNK;
             }
             by_key
                 .into_iter()
@@ -307,7 +302,7 @@ mod tests {
         // Every offset that puts a boundary inside one of the credentials.
         for shift in 0..t.len() {
             let mut data = elf(&[]);
-            data.resize(CHUNK - shift, 0x90);
+            data.resize(crate::SEARCH_CHUNK - shift, 0x90);
             data.extend_from_slice(&t);
             data.extend(std::iter::repeat_n(0x90u8, 100));
             let f = findings("a", &data);

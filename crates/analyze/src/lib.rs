@@ -226,6 +226,22 @@ pub(crate) fn clip(s: &str) -> String {
     escaped(s, 120)
 }
 
+/// Bytes a searcher transforms at once (lowercased, XOR-differenced): small, so the copy
+/// stays in cache.
+pub(crate) const SEARCH_CHUNK: usize = 64 << 10;
+
+/// `0..len` cut into windows that start every [`SEARCH_CHUNK`] bytes and reach `overlap`
+/// bytes into the next, so a needle of at most `overlap` bytes across a boundary lies
+/// whole in one window (it may be seen in two).
+pub(crate) fn search_windows(
+    len: usize,
+    overlap: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
+    (0..len)
+        .step_by(SEARCH_CHUNK)
+        .map(move |start| start..(start + SEARCH_CHUNK + overlap).min(len))
+}
+
 /// Builds a finding from the fields every rule fills in the same way.
 pub(crate) struct Rule {
     pub id: &'static str,

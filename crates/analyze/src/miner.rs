@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::ioc::IocEntry;
+use crate::search_windows;
 
 /// Finds pool domains (and their subdomains) in bytes, on label boundaries, ASCII case
 /// insensitively.
@@ -22,9 +23,6 @@ pub(crate) struct PoolMatcher {
     domains: Vec<IocEntry>,
     ports: HashSet<u16>,
 }
-
-/// Bytes lowercased at once for the quick test; small, so they stay in cache.
-const CHUNK: usize = 64 << 10;
 
 thread_local! {
     static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -91,17 +89,11 @@ impl PoolMatcher {
             return true;
         };
         LOWERED.with_borrow_mut(|low| {
-            let mut start = 0;
-            while start < hay.len() {
-                let end = (start + CHUNK + self.longest).min(hay.len());
+            search_windows(hay.len(), self.longest).any(|window| {
                 low.clear();
-                low.extend(hay[start..end].iter().map(u8::to_ascii_lowercase));
-                if quick.find(&low[..]).is_some() {
-                    return true;
-                }
-                start += CHUNK;
-            }
-            false
+                low.extend(hay[window].iter().map(u8::to_ascii_lowercase));
+                quick.find(&low[..]).is_some()
+            })
         })
     }
 
@@ -539,7 +531,7 @@ mod tests {
         assert!(m.quick.is_some(), "no SIMD searcher on this machine");
         let domain = b"Pool.SupportXMR.COM:3333";
         for shift in 0..domain.len() {
-            let mut hay = vec![b'x'; CHUNK - shift];
+            let mut hay = vec![b'x'; crate::SEARCH_CHUNK - shift];
             hay.push(b' ');
             hay.extend_from_slice(domain);
             hay.extend_from_slice(b" trailing text");

@@ -121,7 +121,7 @@ fn cache_key(layer: &Layer, analyzers: &Analyzers, limits: &Limits) -> Option<[u
 /// Layers read at once by default, at most. Each layer already uses three threads
 /// (decompress, hash, analyze) and holds up to ~50 MB (content in flight, the largest
 /// file's leading 32 MiB, a YARA scanner), so more jobs buy little and cost memory.
-pub const MAX_DEFAULT_JOBS: usize = 4;
+const MAX_DEFAULT_JOBS: usize = 4;
 
 impl Default for ScanOptions {
     fn default() -> Self {

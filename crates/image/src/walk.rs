@@ -1074,37 +1074,45 @@ fn walk_dir(
 mod tests {
     use super::*;
 
+    /// Takes `n` bytes of `budget` on a thread of its own; the receiver hears when it got
+    /// them. A plain thread, not a scoped one, so a reader that stays blocked fails the
+    /// test instead of hanging it.
+    fn take_on_a_thread(budget: &Arc<Budget>, n: usize) -> mpsc::Receiver<()> {
+        let (done, taken) = mpsc::channel();
+        let b = Arc::clone(budget);
+        std::thread::spawn(move || {
+            b.take(n);
+            let _ = done.send(());
+        });
+        taken
+    }
+
     /// The reader waits when the layer's bytes in flight are used up, goes on when the
     /// visiting side frees some, and never waits once that side has gone.
     #[test]
     fn the_byte_budget_holds_the_reader_back_until_freed_or_closed() {
         use std::time::Duration;
         for release in ["give", "close"] {
-            let budget = Budget::new();
+            let budget = Arc::new(Budget::new());
             budget.take(PIPE_BYTES);
-            std::thread::scope(|s| {
-                let (done, finished) = mpsc::channel();
-                let b = &budget;
-                s.spawn(move || {
-                    b.take(1);
-                    done.send(()).unwrap();
-                });
-                assert!(
-                    finished.recv_timeout(Duration::from_millis(100)).is_err(),
-                    "{release}: took bytes over the budget"
-                );
-                match release {
-                    "give" => budget.give(PIPE_BYTES),
-                    _ => budget.close(),
-                }
-                finished
-                    .recv_timeout(Duration::from_secs(10))
-                    .unwrap_or_else(|_| panic!("{release}: the reader stayed blocked"));
-            });
+            let taken = take_on_a_thread(&budget, 1);
+            assert!(
+                taken.recv_timeout(Duration::from_millis(100)).is_err(),
+                "{release}: took bytes over the budget"
+            );
+            match release {
+                "give" => budget.give(PIPE_BYTES),
+                _ => budget.close(),
+            }
+            taken
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap_or_else(|_| panic!("{release}: the reader stayed blocked"));
         }
         // An empty pipe always takes one chunk, however large.
-        let budget = Budget::new();
-        budget.take(PIPE_BYTES * 2);
+        let budget = Arc::new(Budget::new());
+        take_on_a_thread(&budget, PIPE_BYTES * 2)
+            .recv_timeout(Duration::from_secs(10))
+            .expect("an oversized chunk waits on an empty pipe");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! json` print (fixtures in `tests/fixtures/machine-images/`, written by hand with the
 //! fields the real commands print).
 
+use customs_test_support::cli::CliRun as Run;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -16,21 +17,6 @@ fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/machine-images")
         .join(name)
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn reports(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-            .collect()
-    }
 }
 
 fn ami(args: &[&str], stdin: Option<&[u8]>) -> Run {
@@ -50,14 +36,7 @@ fn ami(args: &[&str], stdin: Option<&[u8]>) -> Run {
     if let Some(input) = stdin {
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "customs panicked: {stderr}");
-    Run {
-        code: out.status.code().expect("customs exits normally"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 report"),
-        stderr,
-    }
+    Run::from_output(child.wait_with_output().unwrap())
 }
 
 fn json(file: &str, extra: &[&str]) -> Run {

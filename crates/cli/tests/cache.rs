@@ -6,6 +6,7 @@
 #[path = "golden/images.rs"]
 mod images;
 
+use customs_test_support::cli::CliRun;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -34,17 +35,11 @@ fn run(mut c: Command) -> Run {
 }
 
 fn finish(out: Output) -> Run {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "customs panicked: {stderr}");
-    let reports = String::from_utf8(out.stdout)
-        .expect("the report is UTF-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-        .collect();
+    let run = CliRun::from_output(out);
     Run {
-        code: out.status.code().expect("customs exits normally"),
-        reports,
-        stderr,
+        code: run.code,
+        reports: run.reports(),
+        stderr: run.stderr,
     }
 }
 

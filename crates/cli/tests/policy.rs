@@ -3,31 +3,11 @@
 #[path = "golden/images.rs"]
 mod images;
 
+use customs_test_support::cli::CliRun as Run;
 use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn reports(&self) -> Vec<Value> {
-        self.stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l}: {e}")))
-            .collect()
-    }
-
-    fn report(&self) -> Value {
-        let mut r = self.reports();
-        assert_eq!(r.len(), 1, "{}", self.stdout);
-        r.remove(0)
-    }
-}
 
 /// Runs `customs scan` in `cwd` (where `.customsignore` is looked up), without the cache.
 fn scan(cwd: &Path, format: &str, args: &[&str]) -> Run {
@@ -38,13 +18,7 @@ fn scan(cwd: &Path, format: &str, args: &[&str]) -> Run {
         .env_remove("CUSTOMS_LOG")
         .output()
         .expect("customs runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "customs panicked: {stderr}");
-    Run {
-        code: out.status.code().expect("customs exits normally"),
-        stdout: String::from_utf8(out.stdout).expect("UTF-8 report"),
-        stderr,
-    }
+    Run::from_output(out)
 }
 
 fn rules(r: &Value) -> Vec<&str> {

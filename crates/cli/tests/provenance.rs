@@ -1,6 +1,7 @@
 //! The policy's `[provenance]` section through the real binary, against a real
 //! `docker-registry` on loopback with images signed in the test (cosign simple signing).
 
+use customs_test_support::cli::CliRun;
 use std::path::Path;
 use std::process::Command;
 
@@ -35,13 +36,12 @@ fn scan(dir: &Path, policy: &str, target: &str) -> Run {
         .env_remove("CUSTOMS_LOG")
         .output()
         .expect("customs runs");
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "customs panicked: {stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let run = CliRun::from_output(out);
     Run {
-        code: out.status.code().expect("exit code"),
-        report: serde_json::from_str(stdout.lines().next().unwrap_or("null")).unwrap(),
-        stderr,
+        code: run.code,
+        // A run that fails with an error writes no report.
+        report: run.reports().into_iter().next().unwrap_or(Value::Null),
+        stderr: run.stderr,
     }
 }
 

@@ -3,6 +3,7 @@
 //! whiteouts and hostile tars; and a real `docker-registry` on loopback.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod cosign;
 pub mod fixtures;
 pub mod real_inputs;

@@ -16,6 +16,7 @@ pub mod cosign;
 mod dir;
 mod docker_archive;
 mod error;
+mod file_digests;
 pub mod manifest;
 mod oci;
 pub mod registry;

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 
 use customs_core::{Digest, Skipped};
-use sha2::{Digest as _, Sha256};
 
 use crate::blob::{BlobKey, Compression, Mismatch, VerifyingReader, decompress};
+use crate::file_digests::{Digests, Hashers};
 use crate::{Image, ImageError, LayerContent};
 
 /// A tar member path made safe: relative, `.` and `..` resolved inside the image root.
@@ -588,60 +588,6 @@ fn read_file(
     }
     then(kept.content(buf, hashers.finish()));
     Ok(())
-}
-
-/// The digests of one file being read.
-struct Hashers {
-    sha256: Option<Sha256>,
-    md5: Option<md5::Md5>,
-    sha1: Option<sha1::Sha1>,
-}
-
-/// A file's digests, once all of it was read.
-struct Digests {
-    sha256: Option<Digest>,
-    md5: Option<[u8; 16]>,
-    sha1: Option<[u8; 20]>,
-}
-
-impl Digests {
-    const NONE: Digests = Digests {
-        sha256: None,
-        md5: None,
-        sha1: None,
-    };
-}
-
-impl Hashers {
-    fn new(sha256: bool, extra: ExtraDigests) -> Hashers {
-        Hashers {
-            sha256: sha256.then(Sha256::new),
-            md5: extra.md5.then(<md5::Md5 as md5::Digest>::new),
-            sha1: extra.sha1.then(<sha1::Sha1 as sha1::Digest>::new),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        if let Some(h) = &mut self.sha256 {
-            h.update(bytes);
-        }
-        if let Some(h) = &mut self.md5 {
-            md5::Digest::update(h, bytes);
-        }
-        if let Some(h) = &mut self.sha1 {
-            sha1::Digest::update(h, bytes);
-        }
-    }
-
-    fn finish(self) -> Digests {
-        Digests {
-            sha256: self
-                .sha256
-                .map(|h| Digest::sha256_from_bytes(&h.finalize())),
-            md5: self.md5.map(|h| md5::Digest::finalize(h).into()),
-            sha1: self.sha1.map(|h| sha1::Digest::finalize(h).into()),
-        }
-    }
 }
 
 /// The leading bytes of a file kept for the visitor: at most `cap`.

@@ -16,6 +16,7 @@ use customs_core::{ContentInfo, Digest};
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+mod gates;
 pub mod list;
 pub mod yara;
 

@@ -24,6 +24,7 @@ use std::time::Duration;
 use customs_core::{Confidence, Severity, attack};
 use yara_x::{Compiler, MetaValue, ScanError, Scanner, SourceCode};
 
+use crate::gates::Gate;
 use crate::{Bundle, ContentError};
 
 /// How long one scan may run before it is abandoned and reported as an error.
@@ -51,7 +52,11 @@ struct RuleMeta {
 /// Compiled rules; compile once, share between threads, make one [`YaraScanner`] per
 /// thread.
 pub struct YaraRules {
-    rules: yara_x::Rules,
+    /// Every rule outside `yara/gated/`.
+    main: yara_x::Rules,
+    /// The rules under `yara/gated/<gate>/`, one compilation per gate, run only on files
+    /// the gate admits (see [`crate::gates`]).
+    gated: Vec<(Gate, yara_x::Rules)>,
     /// namespace (the bundle path) → rule identifier → metadata.
     meta: HashMap<String, HashMap<String, RuleMeta>>,
     count: usize,
@@ -83,45 +88,44 @@ pub struct YaraMatch {
 pub struct YaraScanner<'r> {
     rules: &'r YaraRules,
     inner: Scanner<'r>,
+    gated: Vec<(Gate, Scanner<'r>)>,
 }
 
 impl YaraRules {
     /// Compiles every `.yar`/`.yara` file of `bundle` (ours under `yara/`, users' under
     /// `user/N/`), one namespace per file, and checks the metadata of every public rule.
+    /// Files under `yara/gated/<gate>/` are compiled apart, one set per gate.
     pub fn compile(bundle: &Bundle) -> Result<YaraRules, ContentError> {
-        let mut compiler = Compiler::new();
-        // Content comes from memory; an include would read the working directory.
-        compiler.enable_includes(false);
-        let mut sources: Vec<(&str, &str)> = Vec::new();
+        let mut main: Vec<(&str, &str)> = Vec::new();
+        let mut by_gate: Vec<(Gate, Vec<(&str, &str)>)> = Vec::new();
         for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
-            let invalid = |message: String| ContentError::Invalid {
+            let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
                 path: path.to_string(),
-                message,
-            };
-            let text =
-                std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-            let ours = !is_user(path);
-            // Slow patterns cost every file of every scan; ours must not have them.
-            compiler
-                .error_on_slow_pattern(ours)
-                .error_on_slow_loop(ours);
-            let warned = compiler.warnings().len();
-            compiler.new_namespace(path);
-            compiler
-                .add_source(SourceCode::from(text).with_origin(path))
-                .map_err(|e| invalid(e.to_string()))?;
-            if ours && let Some(w) = compiler.warnings().get(warned) {
-                return Err(invalid(format!(
-                    "warnings are errors in customs' own rules:\n{w}"
-                )));
+                message: format!("not UTF-8: {e}"),
+            })?;
+            match gate_of(path)? {
+                None => main.push((path, text)),
+                Some(gate) => match by_gate.iter_mut().find(|(g, _)| *g == gate) {
+                    Some((_, files)) => files.push((path, text)),
+                    None => by_gate.push((gate, vec![(path, text)])),
+                },
             }
-            sources.push((path, text));
         }
-        let rules = compiler.build();
+        let main_rules = compile_files(&main)?;
+        let mut gated = Vec::new();
+        for (gate, files) in &by_gate {
+            gated.push((*gate, compile_files(files)?));
+        }
+        let sources: Vec<(&str, &str)> = main
+            .iter()
+            .chain(by_gate.iter().flat_map(|(_, f)| f))
+            .copied()
+            .collect();
         let mut meta: HashMap<String, HashMap<String, RuleMeta>> = HashMap::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut count = 0;
-        for rule in rules.iter() {
+        let all = std::iter::once(&main_rules).chain(gated.iter().map(|(_, r)| r));
+        for rule in all.flat_map(|r| r.iter()) {
             if rule.is_private() {
                 continue;
             }
@@ -151,7 +155,12 @@ impl YaraRules {
                 .or_default()
                 .insert(ident.to_string(), m);
         }
-        Ok(YaraRules { rules, meta, count })
+        Ok(YaraRules {
+            main: main_rules,
+            gated,
+            meta,
+            count,
+        })
     }
 
     /// Public rules compiled (private helper rules never produce findings).
@@ -161,11 +170,18 @@ impl YaraRules {
 
     /// A scanner for one thread, with the [`DEFAULT_TIMEOUT`].
     pub fn scanner(&self) -> YaraScanner<'_> {
-        let mut inner = Scanner::new(&self.rules);
-        inner.set_timeout(DEFAULT_TIMEOUT);
-        // Evidence shows the first match of a string; later ones are not worth the time.
-        inner.fast_scan(true);
-        YaraScanner { rules: self, inner }
+        let new = |rules| {
+            let mut s = Scanner::new(rules);
+            s.set_timeout(DEFAULT_TIMEOUT);
+            // Evidence shows the first match of a string; later ones are not worth the time.
+            s.fast_scan(true);
+            s
+        };
+        YaraScanner {
+            rules: self,
+            inner: new(&self.main),
+            gated: self.gated.iter().map(|(g, r)| (*g, new(r))).collect(),
+        }
     }
 }
 
@@ -173,38 +189,104 @@ impl YaraScanner<'_> {
     /// Changes the per-scan timeout (whole seconds; yara-x checks it about once a second).
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.inner.set_timeout(timeout);
+        for (_, s) in &mut self.gated {
+            s.set_timeout(timeout);
+        }
         self
     }
 
     /// Scans `data`; a timeout or engine error is returned, never a panic.
     pub fn scan(&mut self, data: &[u8]) -> Result<Vec<YaraMatch>, ContentError> {
-        let results = self.inner.scan(data).map_err(|e| match e {
-            ScanError::Timeout => ContentError::Scan("yara scan timed out".into()),
-            e => ContentError::Scan(format!("yara scan failed: {e}")),
-        })?;
         let mut out = Vec::new();
-        for rule in results.matching_rules() {
-            let Some(m) = self
-                .rules
-                .meta
-                .get(rule.namespace())
-                .and_then(|n| n.get(rule.identifier()))
-            else {
-                continue;
-            };
-            out.push(YaraMatch {
-                rule: m.id.clone(),
-                title: m.title.clone(),
-                severity: m.severity,
-                confidence: m.confidence,
-                attack: m.attack.clone(),
-                description: m.description.clone(),
-                reference: m.reference.clone(),
-                evidence: evidence(&rule),
-            });
+        collect(self.rules, self.inner.scan(data), &mut out)?;
+        for (gate, scanner) in &mut self.gated {
+            if gate.admits(data) {
+                collect(self.rules, scanner.scan(data), &mut out)?;
+            }
         }
         Ok(out)
     }
+}
+
+/// The matching public rules of one scan, with their metadata.
+fn collect(
+    rules: &YaraRules,
+    results: Result<yara_x::ScanResults<'_, '_>, ScanError>,
+    out: &mut Vec<YaraMatch>,
+) -> Result<(), ContentError> {
+    let results = results.map_err(|e| match e {
+        ScanError::Timeout => ContentError::Scan("yara scan timed out".into()),
+        e => ContentError::Scan(format!("yara scan failed: {e}")),
+    })?;
+    for rule in results.matching_rules() {
+        let Some(m) = rules
+            .meta
+            .get(rule.namespace())
+            .and_then(|n| n.get(rule.identifier()))
+        else {
+            continue;
+        };
+        out.push(YaraMatch {
+            rule: m.id.clone(),
+            title: m.title.clone(),
+            severity: m.severity,
+            confidence: m.confidence,
+            attack: m.attack.clone(),
+            description: m.description.clone(),
+            reference: m.reference.clone(),
+            evidence: evidence(&rule),
+        });
+    }
+    Ok(())
+}
+
+/// Compiles one set of rule files, each its own namespace. Our files (not `user/`) may not
+/// have slow patterns or compiler warnings.
+fn compile_files(files: &[(&str, &str)]) -> Result<yara_x::Rules, ContentError> {
+    let mut compiler = Compiler::new();
+    // Content comes from memory; an include would read the working directory.
+    compiler.enable_includes(false);
+    for &(path, text) in files {
+        let invalid = |message: String| ContentError::Invalid {
+            path: path.to_string(),
+            message,
+        };
+        let ours = !is_user(path);
+        // Slow patterns cost every file of every scan; ours must not have them.
+        compiler
+            .error_on_slow_pattern(ours)
+            .error_on_slow_loop(ours);
+        let warned = compiler.warnings().len();
+        compiler.new_namespace(path);
+        compiler
+            .add_source(SourceCode::from(text).with_origin(path))
+            .map_err(|e| invalid(e.to_string()))?;
+        if ours && let Some(w) = compiler.warnings().get(warned) {
+            return Err(invalid(format!(
+                "warnings are errors in customs' own rules:\n{w}"
+            )));
+        }
+    }
+    Ok(compiler.build())
+}
+
+/// The gate of a file under `yara/gated/<gate>/`; an unknown gate is a content error, so a
+/// typo cannot silently put rules in the main set or drop them.
+fn gate_of(path: &str) -> Result<Option<Gate>, ContentError> {
+    let Some(rest) = path.strip_prefix("yara/gated/") else {
+        return Ok(None);
+    };
+    let name = rest.split_once('/').map_or("", |(n, _)| n);
+    Gate::from_name(name)
+        .map(Some)
+        .ok_or_else(|| ContentError::Invalid {
+            path: path.to_string(),
+            message: format!(
+                "`{name}` is not a gate; rules under yara/gated/ go in a directory named after \
+                 one of: {}",
+                Gate::NAMES.join(", ")
+            ),
+        })
 }
 
 fn is_user(path: &str) -> bool {
@@ -458,6 +540,66 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// A rule under `yara/gated/monero-address/` runs only where the gate admits the file; the
+    /// main rules run everywhere, and metadata and ids are checked across both sets.
+    #[test]
+    fn gated_rules_run_only_where_their_gate_admits() {
+        let r = compile(&[
+            (
+                "yara/gated/monero-address/t.yar",
+                &ours("gated", "gated-marker", "", MARKER, "$a or $b"),
+            ),
+            (
+                "yara/main.yar",
+                &ours("main", "main-marker", "", "    $m = \"zqx-main\"", "$m"),
+            ),
+        ])
+        .unwrap();
+        assert_eq!(r.rule_count(), 2);
+        let mut s = r.scanner();
+        let ids = |s: &mut YaraScanner<'_>, data: &[u8]| -> Vec<String> {
+            let mut v: Vec<String> = s.scan(data).unwrap().into_iter().map(|m| m.rule).collect();
+            v.sort();
+            v
+        };
+        let addr: String = std::iter::once('4')
+            .chain(std::iter::repeat_n('B', 94))
+            .collect();
+        assert_eq!(
+            ids(&mut s, b"customs-selftest-marker zqx-main"),
+            ["main-marker"]
+        );
+        let admitted = format!("customs-selftest-marker zqx-main {addr}.");
+        assert_eq!(
+            ids(&mut s, admitted.as_bytes()),
+            ["gated-marker", "main-marker"]
+        );
+        // The same id in both sets is refused like any duplicate.
+        let dup = compile(&[
+            (
+                "yara/gated/monero-address/t.yar",
+                &ours("a", "same-id", "", MARKER, "$a or $b"),
+            ),
+            (
+                "yara/main.yar",
+                &ours("b", "same-id", "", MARKER, "$a or $b"),
+            ),
+        ]);
+        assert!(invalid(dup).1.contains("already used"));
+    }
+
+    #[test]
+    fn an_unknown_gate_is_a_content_error() {
+        for path in ["yara/gated/monero/t.yar", "yara/gated/t.yar"] {
+            let (p, message) = invalid(compile(&[(
+                path,
+                &ours("g", "g-id", "", MARKER, "$a or $b"),
+            )]));
+            assert_eq!(p, path);
+            assert!(message.contains("monero-address"), "{message}");
+        }
     }
 
     #[test]

@@ -186,15 +186,13 @@ fn child_runs(exe: &Path, layout: &Path, jobs: usize) -> Child {
     c
 }
 
-/// Debian's `yara` CLI with the same rule files over the same files unpacked on disk, with
-/// one thread and with its default threads; None when `yara` is not installed.
+/// Debian's `yara` CLI with the same rule files (all of `content/yara/`, the gated ones
+/// included) over the same files unpacked on disk, with one thread and with its default
+/// threads; None when `yara` is not installed.
 fn yara_cli(rootfs: &str, threads: Option<usize>) -> Option<f64> {
     let content = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../content/yara");
-    let mut rules: Vec<PathBuf> = std::fs::read_dir(&content)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yar"))
-        .collect();
+    let mut rules: Vec<PathBuf> = Vec::new();
+    rule_files(&content, &mut rules);
     rules.sort();
     if rules.is_empty() {
         return None;
@@ -219,6 +217,21 @@ fn yara_cli(rootfs: &str, threads: Option<usize>) -> Option<f64> {
         best = best.min(t.elapsed().as_secs_f64());
     }
     Some(best)
+}
+
+fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for p in std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+    {
+        if p.is_dir() {
+            rule_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yar") {
+            out.push(p);
+        }
+    }
 }
 
 /// One scan, timed, in its own process so its peak RSS is its own.

@@ -406,3 +406,83 @@ fn the_reading_thread_hands_over_files_whole_and_in_order() {
     assert!(e.to_string().contains("layer-under-test"), "{e}");
     assert!(log.0.is_empty(), "{:?}", log.0);
 }
+
+/// Files with and without MD5 and SHA-1 side by side, of every size class the hashing
+/// thread treats differently (empty, one byte, around a block, several chunks, over 4 MiB),
+/// with a link between them: each file keeps its own digests and the tar order.
+#[test]
+fn files_with_and_without_extra_digests_keep_their_own_digests_and_order() {
+    use md5::Digest as _;
+    #[derive(Default)]
+    struct Log(Vec<String>);
+    impl Visitor for Log {
+        fn content_cap(&mut self, _e: &FileEntry) -> usize {
+            16
+        }
+        fn extra_digests(&self) -> DigestChoice {
+            |e| ExtraDigests {
+                md5: e.path.starts_with("p/"),
+                sha1: e.path.starts_with("p/"),
+            }
+        }
+        fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
+            self.0.push(format!(
+                "{} {} {:?} {:?}",
+                e.path,
+                c.sha256.unwrap(),
+                c.md5.map(hex),
+                c.sha1.map(hex)
+            ));
+        }
+        fn other(&mut self, e: &FileEntry) {
+            self.0.push(format!("other {}", e.path));
+        }
+        fn anomaly(&mut self, _e: &FileEntry, _a: Anomaly) {}
+    }
+    fn hex<const N: usize>(b: [u8; N]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+    fn expected(path: &str, data: &[u8]) -> String {
+        let extra = path.starts_with("p/");
+        format!(
+            "{path} {} {:?} {:?}",
+            sha256(data),
+            extra.then(|| hex(md5::Md5::digest(data).into())),
+            extra.then(|| hex(sha1::Sha1::digest(data).into()))
+        )
+    }
+    let bytes = |n: usize, seed: u32| -> Vec<u8> {
+        (0..n as u32)
+            .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect()
+    };
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("p/1", bytes(10, 1)),
+        ("p/2", bytes(300 << 10, 2)),
+        ("q/no-md5", bytes(100, 3)),
+        ("p/3", bytes(300 << 10, 4)),
+        ("p/big", bytes((5 << 20) + 3, 5)),
+        ("p/4", bytes(1, 6)),
+        ("p/5", Vec::new()),
+        ("p/6", bytes(64, 7)),
+        ("p/7", bytes(65, 8)),
+    ];
+    let mut entries: Vec<Entry> = files
+        .iter()
+        .map(|(p, d)| Entry::file(*p, d.clone()))
+        .collect();
+    entries.insert(6, Entry::symlink("p/link", "1"));
+    let tar = layer_tar(&LayerSpec::new(entries));
+    let mut log = Log::default();
+    walk_layer(
+        &image(gzip(&tar), None),
+        0,
+        &Limits::default(),
+        &NoProgress,
+        &mut log,
+    )
+    .unwrap();
+    let mut want: Vec<String> = files.iter().map(|(p, d)| expected(p, d)).collect();
+    want.insert(6, "other p/link".to_string());
+    assert_eq!(log.0, want);
+}

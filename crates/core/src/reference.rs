@@ -86,6 +86,44 @@ fn is_path_component(c: &str) -> bool {
         .all(|&x| alnum(x) || x == b'.' || x == b'_' || x == b'-')
 }
 
+/// A registry host: a name or a bracketed IPv6 address, then maybe `:port`. A port that is
+/// not a number is refused here, so `rootfs:dir/x` is not taken for host `rootfs` on port
+/// `dir` and sent to the network.
+fn check_host(host: &str) -> Result<(), String> {
+    let (name, port) = match host.strip_prefix('[') {
+        Some(v6) => {
+            let (addr, after) = v6.split_once(']').ok_or("`[` without `]`")?;
+            if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
+                return Err(format!("`{addr}` is not an IPv6 address"));
+            }
+            match after {
+                "" => return Ok(()),
+                _ => ("", Some(after.strip_prefix(':').ok_or("text after `]`")?)),
+            }
+        }
+        None => match host.split_once(':') {
+            Some((n, p)) => (n, Some(p)),
+            None => (host, None),
+        },
+    };
+    if !host.starts_with('[')
+        && (name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+    {
+        return Err("letters, digits, `.` and `-` only before the port".into());
+    }
+    if let Some(p) = port
+        && !(p.len() <= 5
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n)))
+    {
+        return Err(format!("port `{p}` is not a number from 1 to 65535"));
+    }
+    Ok(())
+}
+
 fn is_domain(c: &str) -> bool {
     c.contains('.')
         || c.contains(':')
@@ -124,12 +162,8 @@ impl FromStr for ImageRef {
         let mut parts: Vec<&str> = name.split('/').collect();
         let registry = if parts.len() > 1 && is_domain(parts[0]) {
             let host = parts.remove(0);
-            let ok = host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-            if !ok {
-                return Err(invalid(s, format!("bad registry host `{host}`")));
-            }
+            check_host(host)
+                .map_err(|why| invalid(s, format!("bad registry host `{host}`: {why}")))?;
             host.to_string()
         } else {
             DOCKER_HUB.to_string()
@@ -211,8 +245,37 @@ mod tests {
             "-a",
             "a@sha256:zz",
             "a/../b",
+            "rootfs:target/fp/minbase",
+            "host:0/x",
+            "host:65536/x",
+            "host:5000:1/x",
+            ":5000/x",
+            "[::1/x",
+            "[zz]:5000/x",
+            "[::1]x/y",
         ] {
             assert!(bad.parse::<ImageRef>().is_err(), "{bad} should not parse");
+        }
+        let e = "rootfs:target/x"
+            .parse::<ImageRef>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("port `target`"), "{e}");
+    }
+
+    #[test]
+    fn accepts_hosts_with_ports_and_ipv6() {
+        for (good, host) in [
+            ("127.0.0.1:5000/app", "127.0.0.1:5000"),
+            ("[::1]:5000/app:1", "[::1]:5000"),
+            ("[fe80::1]/app", "[fe80::1]"),
+            (
+                "registry.example.com:65535/o/app",
+                "registry.example.com:65535",
+            ),
+            ("localhost:1/app", "localhost:1"),
+        ] {
+            assert_eq!(p(good).registry, host, "{good}");
         }
     }
 }

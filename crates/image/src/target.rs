@@ -90,8 +90,19 @@ impl FromStr for Target {
             return Ok(Target::Path(PathBuf::from(s)));
         }
         s.parse().map(Target::Registry).map_err(|e| {
+            // `rootfs:/x`, `tar:./x`: a kind customs does not have, in front of a path.
+            let unknown_kind = s.split_once(':').is_some_and(|(kind, rest)| {
+                !kind.is_empty()
+                    && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+                    && rest.contains('/')
+            });
             ImageError::Target(format!(
-                "`{s}` is not an existing path and not an image reference ({e})"
+                "`{s}` is not an existing path and not an image reference ({e}){}",
+                if unknown_kind {
+                    "; the target kinds are oci:, oci-archive:, docker-archive:, dir: and registry:"
+                } else {
+                    ""
+                }
             ))
         })
     }
@@ -194,5 +205,22 @@ mod tests {
             Target::Registry(r) if r.registry == "127.0.0.1:5000"
         ));
         assert!("/no/such/Path".parse::<Target>().is_err());
+    }
+
+    /// A kind customs does not have is an error that lists the kinds, not a registry host
+    /// with a port named like a directory.
+    #[test]
+    fn an_unknown_kind_in_front_of_a_path_is_refused_with_the_kinds() {
+        for bad in [
+            "rootfs:/no/such/dir",
+            "rootfs:target/fp/minbase",
+            "tar:./x/y",
+        ] {
+            let e = bad.parse::<Target>().unwrap_err().to_string();
+            assert!(e.contains("the target kinds are oci:"), "{bad}: {e}");
+        }
+        // A bad reference without a path gets no such hint.
+        let e = "nginx:bad tag".parse::<Target>().unwrap_err().to_string();
+        assert!(!e.contains("target kinds"), "{e}");
     }
 }

@@ -585,7 +585,8 @@ mod tests {
         assert!(stratum_urls("substratum+tcp://x").is_empty());
     }
 
-    const WALLET: &str = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A";
+    /// The shape of a Monero address, made up for the tests: nobody's wallet.
+    const WALLET: &str = "4ACustomsTestWaetShapeNotAReaAddressMadeUpForTestsCustomsTestWaetShapeNotAReaAddressMadeUpForTe";
 
     #[test]
     fn monero_wallet_shapes() {

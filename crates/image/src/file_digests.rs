@@ -167,24 +167,29 @@ impl BlockHashers {
         } else {
             2 * BLOCK
         };
-        let padded = |len: [u8; 8]| -> Vec<[u8; BLOCK]> {
+        let padded = |len: [u8; 8]| {
             let mut t = tail;
             t[end - 8..end].copy_from_slice(&len);
-            t[..end].as_chunks::<BLOCK>().0.to_vec()
+            t
         };
+        let (le, be) = (padded(bits.to_le_bytes()), padded(bits.to_be_bytes()));
+        let (le, be) = (
+            le[..end].as_chunks::<BLOCK>().0,
+            be[..end].as_chunks::<BLOCK>().0,
+        );
         let md5 = self.md5.map(|mut s| {
-            md5_compress(&mut s, &padded(bits.to_le_bytes()));
+            md5_compress(&mut s, le);
             words_le(&s)
         });
         let sha1 = self.sha1.map(|mut s| {
-            sha1_compress(&mut s, &padded(bits.to_be_bytes()));
+            sha1_compress(&mut s, be);
             words_be(&s)
         });
         let sha256 = self.sha256.map(|mut s| {
-            for block in padded(bits.to_be_bytes()) {
+            for block in be {
                 sha2::compress256(
                     &mut s,
-                    std::slice::from_ref(GenericArray::from_slice(&block)),
+                    std::slice::from_ref(GenericArray::from_slice(block)),
                 );
             }
             Digest::sha256_from_bytes(&words_be::<8, 32>(&s))

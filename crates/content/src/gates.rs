@@ -18,16 +18,20 @@ pub(crate) enum Gate {
 }
 
 impl Gate {
-    /// The gate named by a bundle directory, if there is one.
-    pub(crate) fn from_name(name: &str) -> Option<Gate> {
-        match name {
-            "monero-address" => Some(Gate::MoneroAddress),
-            _ => None,
+    /// Every gate.
+    pub(crate) const ALL: &'static [Gate] = &[Gate::MoneroAddress];
+
+    /// Its directory name under `yara/gated/`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Gate::MoneroAddress => "monero-address",
         }
     }
 
-    /// Every gate's directory name, for error messages.
-    pub(crate) const NAMES: &'static [&'static str] = &["monero-address"];
+    /// The gate named by a bundle directory, if there is one.
+    pub(crate) fn from_name(name: &str) -> Option<Gate> {
+        Gate::ALL.iter().copied().find(|g| g.name() == name)
+    }
 
     /// Whether the gated rules can match `data`.
     pub(crate) fn admits(self, data: &[u8]) -> bool {

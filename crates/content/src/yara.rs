@@ -284,7 +284,11 @@ fn gate_of(path: &str) -> Result<Option<Gate>, ContentError> {
             message: format!(
                 "`{name}` is not a gate; rules under yara/gated/ go in a directory named after \
                  one of: {}",
-                Gate::NAMES.join(", ")
+                Gate::ALL
+                    .iter()
+                    .map(|g| g.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         })
 }

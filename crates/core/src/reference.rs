@@ -90,34 +90,34 @@ fn is_path_component(c: &str) -> bool {
 /// not a number is refused here, so `rootfs:dir/x` is not taken for host `rootfs` on port
 /// `dir` and sent to the network.
 fn check_host(host: &str) -> Result<(), String> {
+    // (the name when it is not an IPv6 address, the port if one is given)
     let (name, port) = match host.strip_prefix('[') {
         Some(v6) => {
             let (addr, after) = v6.split_once(']').ok_or("`[` without `]`")?;
             if addr.is_empty() || !addr.bytes().all(|b| b.is_ascii_hexdigit() || b == b':') {
                 return Err(format!("`{addr}` is not an IPv6 address"));
             }
-            match after {
-                "" => return Ok(()),
-                _ => ("", Some(after.strip_prefix(':').ok_or("text after `]`")?)),
-            }
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':').ok_or("text after `]`")?),
+            };
+            (None, port)
         }
         None => match host.split_once(':') {
-            Some((n, p)) => (n, Some(p)),
-            None => (host, None),
+            Some((n, p)) => (Some(n), Some(p)),
+            None => (Some(host), None),
         },
     };
-    if !host.starts_with('[')
-        && (name.is_empty()
-            || !name
+    if let Some(n) = name
+        && (n.is_empty()
+            || !n
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+                .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)))
     {
         return Err("letters, digits, `.` and `-` only before the port".into());
     }
     if let Some(p) = port
-        && !(p.len() <= 5
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n)))
+        && !(p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0))
     {
         return Err(format!("port `{p}` is not a number from 1 to 65535"));
     }

@@ -12,7 +12,8 @@
 //! RULES_DIR: measure the `.yar` files in it instead of the embedded bundle's (to try a
 //! rewrite before it goes into `content/yara/`). Without it, the engine as shipped is timed
 //! first (gates included), then the rules of the main set one by one; the rules under
-//! `yara/gated/` run only on files their gate admits and are left out of that table.
+//! `yara/gated/` run only on files their gate admits and are left out of that table, and so
+//! are the files that get a literal gate (`docs/yara-engine.md`).
 //!
 //! FILES_ROOT: regular files under it are read into memory first (links not followed), each
 //! cut at 32 MiB like the analyzer does, at most MAX_MB (default 300) in all. Prints one
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use customs_content::Bundle;
+use customs_content::literal_gate::necessary_literals;
 
 const MAX_SCAN: usize = 32 << 20;
 
@@ -66,16 +68,28 @@ fn main() {
                 scanner.scan(d).expect("scan");
             }
             println!(
-                "the engine as shipped (main set, and yara/gated/ sets where their gate \
+                "the engine as shipped (main set, and the gated sets where their gate \
                  admits a file): {:.0} MB/s",
                 mbps(bytes, t.elapsed())
             );
             // Gated rules run apart, on few files; the bundle below is the main set.
-            bundle
-                .files("yara/", &[".yar", ".yara"])
-                .filter(|(p, _)| !p.starts_with("yara/gated/"))
-                .map(|(p, b)| (p.to_string(), String::from_utf8_lossy(b).into_owned()))
-                .collect()
+            let mut main = Vec::new();
+            for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
+                let text = String::from_utf8_lossy(bytes).into_owned();
+                if path.starts_with("yara/gated/") {
+                    continue;
+                }
+                if let Some(literals) = necessary_literals(&text) {
+                    let shown: Vec<String> = literals
+                        .iter()
+                        .map(|l| format!("{:?}", String::from_utf8_lossy(l)))
+                        .collect();
+                    println!("literal-gated: {path} ({})", shown.join(", "));
+                    continue;
+                }
+                main.push((path.to_string(), text));
+            }
+            main
         }
     };
     let mut rules: Vec<(String, String)> = Vec::new();

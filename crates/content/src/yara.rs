@@ -25,6 +25,7 @@ use customs_core::{Confidence, Severity, attack};
 use yara_x::{Compiler, MetaValue, ScanError, Scanner, SourceCode};
 
 use crate::gates::Gate;
+use crate::literal_gate::{self, LiteralGate};
 use crate::{Bundle, ContentError};
 
 /// How long one scan may run before it is abandoned and reported as an error.
@@ -52,8 +53,11 @@ struct RuleMeta {
 /// Compiled rules; compile once, share between threads, make one [`YaraScanner`] per
 /// thread.
 pub struct YaraRules {
-    /// Every rule outside `yara/gated/`.
+    /// Every rule outside `yara/gated/` and outside the literal-gated files.
     main: yara_x::Rules,
+    /// Our rule files whose every public rule needs one of a few literals, compiled
+    /// together and run only on data holding one (see [`crate::literal_gate`]).
+    literal: Option<(LiteralGate, yara_x::Rules)>,
     /// The rules under `yara/gated/<gate>/`, one compilation per gate, run only on files
     /// the gate admits (see [`crate::gates`]).
     gated: Vec<(Gate, yara_x::Rules)>,
@@ -88,15 +92,19 @@ pub struct YaraMatch {
 pub struct YaraScanner<'r> {
     rules: &'r YaraRules,
     inner: Scanner<'r>,
+    literal: Option<(&'r LiteralGate, Scanner<'r>)>,
     gated: Vec<(Gate, Scanner<'r>)>,
 }
 
 impl YaraRules {
     /// Compiles every `.yar`/`.yara` file of `bundle` (ours under `yara/`, users' under
     /// `user/N/`), one namespace per file, and checks the metadata of every public rule.
-    /// Files under `yara/gated/<gate>/` are compiled apart, one set per gate.
+    /// Files under `yara/gated/<gate>/` are compiled apart, one set per gate, and so are
+    /// our files that get a literal gate.
     pub fn compile(bundle: &Bundle) -> Result<YaraRules, ContentError> {
         let mut main: Vec<(&str, &str)> = Vec::new();
+        let mut literal_files: Vec<(&str, &str)> = Vec::new();
+        let mut literals: Vec<Vec<u8>> = Vec::new();
         let mut by_gate: Vec<(Gate, Vec<(&str, &str)>)> = Vec::new();
         for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
             let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
@@ -104,7 +112,13 @@ impl YaraRules {
                 message: format!("not UTF-8: {e}"),
             })?;
             match gate_of(path)? {
-                None => main.push((path, text)),
+                None => match literal_gate::necessary_literals(text).filter(|_| !is_user(path)) {
+                    Some(needed) => {
+                        literal_files.push((path, text));
+                        literals.extend(needed);
+                    }
+                    None => main.push((path, text)),
+                },
                 Some(gate) => match by_gate.iter_mut().find(|(g, _)| *g == gate) {
                     Some((_, files)) => files.push((path, text)),
                     None => by_gate.push((gate, vec![(path, text)])),
@@ -112,19 +126,27 @@ impl YaraRules {
             }
         }
         let main_rules = compile_files(&main)?;
+        let literal = if literal_files.is_empty() {
+            None
+        } else {
+            Some((LiteralGate::new(&literals), compile_files(&literal_files)?))
+        };
         let mut gated = Vec::new();
         for (gate, files) in &by_gate {
             gated.push((*gate, compile_files(files)?));
         }
         let sources: Vec<(&str, &str)> = main
             .iter()
+            .chain(&literal_files)
             .chain(by_gate.iter().flat_map(|(_, f)| f))
             .copied()
             .collect();
         let mut meta: HashMap<String, HashMap<String, RuleMeta>> = HashMap::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut count = 0;
-        let all = std::iter::once(&main_rules).chain(gated.iter().map(|(_, r)| r));
+        let all = std::iter::once(&main_rules)
+            .chain(literal.iter().map(|(_, r)| r))
+            .chain(gated.iter().map(|(_, r)| r));
         for rule in all.flat_map(|r| r.iter()) {
             if rule.is_private() {
                 continue;
@@ -157,6 +179,7 @@ impl YaraRules {
         }
         Ok(YaraRules {
             main: main_rules,
+            literal,
             gated,
             meta,
             count,
@@ -180,6 +203,7 @@ impl YaraRules {
         YaraScanner {
             rules: self,
             inner: new(&self.main),
+            literal: self.literal.as_ref().map(|(g, r)| (g, new(r))),
             gated: self.gated.iter().map(|(g, r)| (*g, new(r))).collect(),
         }
     }
@@ -189,6 +213,9 @@ impl YaraScanner<'_> {
     /// Changes the per-scan timeout (whole seconds; yara-x checks it about once a second).
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.inner.set_timeout(timeout);
+        if let Some((_, s)) = &mut self.literal {
+            s.set_timeout(timeout);
+        }
         for (_, s) in &mut self.gated {
             s.set_timeout(timeout);
         }
@@ -199,6 +226,11 @@ impl YaraScanner<'_> {
     pub fn scan(&mut self, data: &[u8]) -> Result<Vec<YaraMatch>, ContentError> {
         let mut out = Vec::new();
         collect(self.rules, self.inner.scan(data), &mut out)?;
+        if let Some((gate, scanner)) = &mut self.literal
+            && gate.admits(data)
+        {
+            collect(self.rules, scanner.scan(data), &mut out)?;
+        }
         for (gate, scanner) in &mut self.gated {
             if gate.admits(data) {
                 collect(self.rules, scanner.scan(data), &mut out)?;
@@ -592,6 +624,53 @@ mod tests {
             ),
         ]);
         assert!(invalid(dup).1.contains("already used"));
+    }
+
+    /// Our file whose every rule needs a literal is compiled apart and runs only where one
+    /// occurs; our file with a rule that proves none, and users' files, stay in the main set.
+    #[test]
+    fn literal_gated_files_run_only_where_a_literal_occurs() {
+        let r = compile(&[
+            (
+                "yara/literal.yar",
+                &ours(
+                    "lit",
+                    "lit-marker",
+                    "",
+                    "    $a = \"zqx-literal\"\n    $r = /zq[0-9]x/",
+                    "$a and $r",
+                ),
+            ),
+            (
+                "yara/open.yar",
+                &ours("open", "open-marker", "", "    $r = /zq[0-9]x/", "$r"),
+            ),
+            (
+                "user/0/u.yar",
+                "rule u { strings: $u = \"zqx-user\" condition: $u }",
+            ),
+        ])
+        .unwrap();
+        let namespaces = |rules: &yara_x::Rules| -> Vec<String> {
+            let mut v: Vec<String> = rules.iter().map(|r| r.namespace().to_string()).collect();
+            v.sort();
+            v
+        };
+        let (_, literal) = r.literal.as_ref().expect("a literal-gated set");
+        assert_eq!(namespaces(literal), ["yara/literal.yar"]);
+        assert_eq!(namespaces(&r.main), ["user/0/u.yar", "yara/open.yar"]);
+        assert_eq!(r.rule_count(), 3);
+        let mut s = r.scanner();
+        let mut ids = |data: &[u8]| -> Vec<String> {
+            let mut v: Vec<String> = s.scan(data).unwrap().into_iter().map(|m| m.rule).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            ids(b"zq1x zqx-literal zqx-user"),
+            ["lit-marker", "open-marker", "yara-user-u"]
+        );
+        assert_eq!(ids(b"zq1x zqx-litera1"), ["open-marker"]);
     }
 
     #[test]

@@ -1,0 +1,427 @@
+//! Literal gates: one of our rule files whose every public rule can not match without one of
+//! a few literals is scanned only on data that holds one of them.
+//!
+//! yara-x looks for every pattern of every rule in one pass over the data, so each rule's
+//! atoms cost on every file, whether or not the rule could ever match there. The miner
+//! executable rules (`yara/miners.yar`) were 40% of the main set's time over the benchmark's
+//! 456 MB and matched none of it; each of them needs a name or an option text ("lolMiner",
+//! "--donate-level") that a SIMD literal search rules out in a fraction of the time.
+//!
+//! The literals are proven from each rule's condition (the AST from `yara-x-parser`), never
+//! declared by the rule's author:
+//!
+//! - `$a` (anchored or not) needs `$a`'s text, if `$a` is a plain text pattern of at least
+//!   [`MIN_LITERAL`] bytes (no `nocase`, `wide`, `xor` or `base64`);
+//! - `x and y` needs what either needs (the cheaper of the two);
+//! - `x or y` needs what both need, together;
+//! - `N of (...)` needs one of its items' literals when N is more than the number of items
+//!   that prove nothing.
+//!
+//! Anything else proves nothing, and a file with one public rule that proves nothing stays in
+//! the main set. A file is gated on the union of its rules' literals: where none of them
+//! occurs, none of its rules can match, so gating changes when rules run, never what they
+//! find. `docs/yara-engine.md` says how to write rules that get a gate.
+
+use std::collections::HashMap;
+
+use yara_x_parser::ast::{
+    AST, Expr, Item, OfItems, Pattern, PatternModifier, PatternSet, Quantifier, RuleFlags,
+};
+
+/// Shorter literals are no gate: they occur in most files.
+pub const MIN_LITERAL: usize = 4;
+/// More literals per file and the gate's search loses its SIMD path (Teddy takes 64 in all).
+pub const MAX_LITERALS: usize = 16;
+
+/// Literals one of which a condition can not be true without; empty is never returned.
+type Needs = Vec<Vec<u8>>;
+
+/// The literals one of which every public rule of `source` needs, or `None` when some public
+/// rule proves none (or the file does not parse, includes another, or has no public rule).
+pub fn necessary_literals(source: &str) -> Option<Vec<Vec<u8>>> {
+    let ast = AST::from(source);
+    if !ast.errors().is_empty() {
+        return None;
+    }
+    let mut all: Needs = Vec::new();
+    let mut public = 0;
+    for item in &ast.items {
+        match item {
+            Item::Import(_) => {}
+            // What an include brings in is not in this text.
+            Item::Include(_) => return None,
+            Item::Rule(rule) => {
+                // A private rule makes no finding; a public rule that uses one proves
+                // nothing through it (an identifier is not analyzed), so this is sound.
+                if rule.flags.contains(RuleFlags::Private) {
+                    continue;
+                }
+                public += 1;
+                let texts = plain_texts(rule.patterns.as_deref().unwrap_or(&[]));
+                all.extend(needs(&rule.condition, &texts)?);
+            }
+        }
+    }
+    all.sort();
+    all.dedup();
+    (public > 0 && all.len() <= MAX_LITERALS).then_some(all)
+}
+
+/// Each pattern identifier, with its literal when the pattern is plain text that long.
+fn plain_texts<'a>(patterns: &'a [Pattern<'a>]) -> Vec<(&'a str, Option<&'a [u8]>)> {
+    patterns
+        .iter()
+        .map(|p| {
+            let plain = match p {
+                Pattern::Text(t) => {
+                    let only_plain = t.modifiers.iter().all(|m| {
+                        matches!(
+                            m,
+                            PatternModifier::Ascii { .. }
+                                | PatternModifier::Private { .. }
+                                | PatternModifier::Fullword { .. }
+                        )
+                    });
+                    let bytes: &[u8] = t.text.value.as_ref();
+                    (only_plain && bytes.len() >= MIN_LITERAL).then_some(bytes)
+                }
+                Pattern::Hex(_) | Pattern::Regexp(_) => None,
+            };
+            (p.identifier().name, plain)
+        })
+        .collect()
+}
+
+/// What `expr` can not be true without, if anything is proven.
+fn needs(expr: &Expr<'_>, texts: &[(&str, Option<&[u8]>)]) -> Option<Needs> {
+    match expr {
+        Expr::PatternMatch(m) => {
+            let by_name: HashMap<&str, Option<&[u8]>> = texts.iter().copied().collect();
+            by_name
+                .get(m.identifier.name)
+                .copied()
+                .flatten()
+                .map(|lit| vec![lit.to_vec()])
+        }
+        Expr::And(e) => e
+            .operands()
+            .filter_map(|o| needs(o, texts))
+            .min_by_key(|n| (n.len(), std::cmp::Reverse(shortest(n)))),
+        Expr::Or(e) => {
+            let mut all = Vec::new();
+            for o in e.operands() {
+                all.extend(needs(o, texts)?);
+            }
+            Some(all)
+        }
+        Expr::Of(of) => {
+            let items: Vec<Option<Needs>> = match &of.items {
+                OfItems::PatternSet(PatternSet::Them { .. }) => texts
+                    .iter()
+                    .map(|(_, lit)| lit.map(|l| vec![l.to_vec()]))
+                    .collect(),
+                OfItems::PatternSet(PatternSet::Set(set)) => texts
+                    .iter()
+                    .filter(|(name, _)| {
+                        set.iter().any(|item| {
+                            if item.wildcard {
+                                name.starts_with(item.identifier)
+                            } else {
+                                *name == item.identifier
+                            }
+                        })
+                    })
+                    .map(|(_, lit)| lit.map(|l| vec![l.to_vec()]))
+                    .collect(),
+                OfItems::BoolExprTuple(exprs) => exprs.iter().map(|e| needs(e, texts)).collect(),
+            };
+            let at_least = match &of.quantifier {
+                Quantifier::Any { .. } => 1,
+                Quantifier::All { .. } => items.len(),
+                Quantifier::Expr(Expr::LiteralInteger(i)) if !i.is_unsigned && i.value >= 1 => {
+                    usize::try_from(i.value).ok()?
+                }
+                _ => return None,
+            };
+            let unproven = items.iter().filter(|i| i.is_none()).count();
+            // Of any `at_least` true items, at least one proves something.
+            if items.is_empty() || at_least <= unproven {
+                return None;
+            }
+            Some(items.into_iter().flatten().flatten().collect())
+        }
+        _ => None,
+    }
+}
+
+fn shortest(n: &Needs) -> usize {
+    n.iter().map(Vec::len).min().unwrap_or(0)
+}
+
+/// Cover substrings shorter than this are not chosen (a literal shorter than it is its own
+/// cover): five bytes such as "Miner" still occur in few files.
+const COVER_MIN: usize = 5;
+
+/// The scan-time half: whether data holds one of the gate's literals.
+///
+/// Each literal is looked for on its own with memchr's `memmem`, which anchors on the
+/// needle's rarest bytes and runs at about 20 GB/s here. One multi-literal search (Teddy)
+/// was tried first: it fingerprints each literal by its first bytes, "use" and "don" occur
+/// everywhere, and it ran at 450 MB/s, slower than the rules it was to spare. So the number
+/// of searches matters, and the gate searches for a few substrings that together occur in
+/// every literal ("Miner" in "lolMiner", "GMiner" and three more), not for each literal.
+pub(crate) struct LiteralGate {
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl LiteralGate {
+    pub(crate) fn new(literals: &[Vec<u8>]) -> LiteralGate {
+        LiteralGate {
+            finders: cover(literals)
+                .iter()
+                .map(|c| memchr::memmem::Finder::new(c).into_owned())
+                .collect(),
+        }
+    }
+
+    /// Whether the gated rules can match `data`.
+    pub(crate) fn admits(&self, data: &[u8]) -> bool {
+        self.finders.iter().any(|f| f.find(data).is_some())
+    }
+}
+
+/// Few substrings such that every literal contains one of them (greedy set cover): the
+/// substring of at least [`COVER_MIN`] bytes found in the most literals not yet covered,
+/// the longest of those, until every literal is covered. Data holding a literal holds its
+/// cover, so the gate stays a necessary condition.
+pub fn cover(literals: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut left: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    while !left.is_empty() {
+        let mut best: Option<(usize, usize, &[u8])> = None;
+        for lit in &left {
+            let min = COVER_MIN.min(lit.len());
+            for len in min..=lit.len() {
+                for sub in lit.windows(len) {
+                    let covers = left
+                        .iter()
+                        .filter(|l| memchr::memmem::find(l, sub).is_some())
+                        .count();
+                    // Most literals covered, then the longest, then the first in order.
+                    let better = best.is_none_or(|(c, n, b)| {
+                        (covers, len) > (c, n) || ((covers, len) == (c, n) && sub < b)
+                    });
+                    if better {
+                        best = Some((covers, len, sub));
+                    }
+                }
+            }
+        }
+        let Some((_, _, chosen)) = best else { break };
+        left.retain(|l| memchr::memmem::find(l, chosen).is_none());
+        out.push(chosen.to_vec());
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(src: &str) -> Option<Vec<String>> {
+        necessary_literals(src).map(|v| {
+            v.into_iter()
+                .map(|l| String::from_utf8(l).expect("utf-8"))
+                .collect()
+        })
+    }
+
+    fn rule(strings: &str, condition: &str) -> String {
+        format!("rule r {{ strings: {strings} condition: {condition} }}")
+    }
+
+    const S: &str = r#"$a = "alpha-lit" $b = "bravo-lit" $c = "charlie" $r = /x[0-9]+y/ $n = "nocase-lit" nocase $w = "wide-lit" wide $s = "abc""#;
+
+    #[test]
+    fn a_pattern_needs_its_text() {
+        assert_eq!(lits(&rule(S, "$a")), Some(vec!["alpha-lit".into()]));
+        assert_eq!(lits(&rule(S, "$a at 0")), Some(vec!["alpha-lit".into()]));
+        assert_eq!(
+            lits(&rule(S, "$a in (0..100)")),
+            Some(vec!["alpha-lit".into()])
+        );
+    }
+
+    #[test]
+    fn what_is_not_plain_text_proves_nothing() {
+        for c in [
+            "$r",
+            "$n",
+            "$w",
+            "$s",
+            "not $a",
+            "#a > 0",
+            "uint8(0) == 1",
+            "true",
+        ] {
+            assert_eq!(lits(&rule(S, c)), None, "{c}");
+        }
+        let xor = rule(r#"$x = "xor-literal" xor"#, "$x");
+        assert_eq!(lits(&xor), None);
+        let b64 = rule(r#"$x = "base64-literal" base64"#, "$x");
+        assert_eq!(lits(&b64), None);
+        let hex = rule("$h = { 41 42 43 44 45 }", "$h");
+        assert_eq!(lits(&hex), None);
+    }
+
+    #[test]
+    fn and_takes_either_side_or_takes_both() {
+        assert_eq!(lits(&rule(S, "$r and $a")), Some(vec!["alpha-lit".into()]));
+        assert_eq!(
+            lits(&rule(S, "uint32(0) == 0x464c457f and ($a or $b)")),
+            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+        );
+        assert_eq!(
+            lits(&rule(S, "$a or ($b and $r)")),
+            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+        );
+        // One side of an `or` proves nothing: the rule can match without any literal.
+        assert_eq!(lits(&rule(S, "$a or $r")), None);
+        assert_eq!(lits(&rule(S, "$a or uint8(0) == 0")), None);
+        // Of two proven sides of an `and`, the one with fewer literals.
+        assert_eq!(
+            lits(&rule(S, "($a or $b) and $c")),
+            Some(vec!["charlie".into()])
+        );
+    }
+
+    #[test]
+    fn n_of_needs_a_literal_only_past_the_unproven_items() {
+        // Two items prove nothing ($r, $n), so 3 of these four needs $a or $b...
+        let set = "3 of ($a, $b, $r, $n)";
+        assert_eq!(
+            lits(&rule(S, set)),
+            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+        );
+        // ...but 2 of them can be $r and $n.
+        assert_eq!(lits(&rule(S, "2 of ($a, $b, $r, $n)")), None);
+        assert_eq!(lits(&rule(S, "any of ($a, $r)")), None);
+        assert_eq!(
+            lits(&rule(S, "all of ($a, $r)")),
+            Some(vec!["alpha-lit".into()])
+        );
+        let wild = r#"$o1 = "option-one" $o2 = "option-two" $x = /z+/"#;
+        assert_eq!(
+            lits(&rule(wild, "any of ($o*)")),
+            Some(vec!["option-one".into(), "option-two".into()])
+        );
+        // `them` counts the regex too: 1 of them can be the regex alone.
+        assert_eq!(lits(&rule(wild, "1 of them")), None);
+        assert_eq!(
+            lits(&rule(wild, "2 of them")),
+            Some(vec!["option-one".into(), "option-two".into()])
+        );
+        assert_eq!(lits(&rule(S, "none of ($a, $b)")), None);
+        assert_eq!(lits(&rule(S, "50% of ($a, $b)")), None);
+        assert_eq!(lits(&rule(S, "any of ($a, uint8(0) == 1)")), None);
+        assert_eq!(
+            lits(&rule(S, "any of ($a, $b and $r)")),
+            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+        );
+    }
+
+    #[test]
+    fn a_file_is_gated_only_if_every_public_rule_is() {
+        let two = format!(
+            "{}\n{}",
+            rule(S, "$a"),
+            rule(S, "$b").replace("rule r", "rule q")
+        );
+        assert_eq!(
+            lits(&two),
+            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+        );
+        let one_open = format!(
+            "{}\n{}",
+            rule(S, "$a"),
+            rule(S, "$r").replace("rule r", "rule q")
+        );
+        assert_eq!(lits(&one_open), None);
+        // A private helper rule makes no finding of its own; a public rule using it proves
+        // nothing through it.
+        let private = format!(
+            "private {}\n{}",
+            rule(S, "$r"),
+            rule(S, "r and $b").replace("rule r {", "rule q {")
+        );
+        assert_eq!(lits(&private), Some(vec!["bravo-lit".into()]));
+        let through = format!(
+            "private {}\n{}",
+            rule(S, "$a"),
+            rule(S, "r").replace("rule r {", "rule q {")
+        );
+        assert_eq!(lits(&through), None);
+        assert_eq!(lits("private rule p { condition: true }"), None);
+        assert_eq!(lits("rule broken { condition: "), None);
+    }
+
+    #[test]
+    fn too_many_literals_is_no_gate() {
+        let strings: String = (0..=MAX_LITERALS)
+            .map(|i| format!("$l{i} = \"literal-{i:02}\" "))
+            .collect();
+        assert_eq!(lits(&rule(&strings, "any of them")), None);
+        let fewer: String = (0..MAX_LITERALS)
+            .map(|i| format!("$l{i} = \"literal-{i:02}\" "))
+            .collect();
+        assert_eq!(
+            lits(&rule(&fewer, "any of them")).map(|v| v.len()),
+            Some(MAX_LITERALS)
+        );
+    }
+
+    #[test]
+    fn the_gate_admits_data_with_a_literal() {
+        let gate = LiteralGate::new(&[b"lolMiner".to_vec(), b"GMiner".to_vec()]);
+        assert!(gate.admits(b"\x7fELF ... GMiner v3 ..."));
+        assert!(gate.admits(b"lolMiner"));
+        assert!(!gate.admits(b"gminer LOLMINER G-miner"));
+        assert!(!gate.admits(b""));
+    }
+
+    #[test]
+    fn the_cover_is_few_substrings_and_covers_every_literal() {
+        let literals: Vec<Vec<u8>> = [
+            "lolMiner",
+            "GMiner",
+            "NBMiner",
+            "--donate-level",
+            "donate level, default",
+            "Configurable dev donation level",
+            "T-Rex",
+            "abcd",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        let cover = cover(&literals);
+        let text: Vec<String> = cover
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into())
+            .collect();
+        assert_eq!(text, ["Miner", "T-Rex", "abcd", "donat"]);
+        for lit in &literals {
+            assert!(
+                cover.iter().any(|c| memchr::memmem::find(lit, c).is_some()),
+                "{lit:?} is not covered"
+            );
+        }
+        // Each literal alone is admitted by the gate built from all of them.
+        let gate = LiteralGate::new(&literals);
+        for lit in &literals {
+            assert!(gate.admits(lit), "{lit:?}");
+        }
+        assert!(!gate.admits(b"Mine donaT T-Re abc"));
+    }
+}

@@ -231,16 +231,17 @@ fn zip_end(data: &[u8]) -> Option<usize> {
     const SIG: &[u8] = b"PK\x05\x06";
     let from = data.len().saturating_sub(22 + 0xffff);
     let tail = &data[from..];
-    let mut end = tail.len();
-    while let Some(i) = memchr::memmem::rfind(&tail[..end], SIG) {
-        if let Some(len) = tail.get(i + 20..i + 22)
-            && i + 22 + usize::from(u16::from_le_bytes([len[0], len[1]])) == tail.len()
-        {
-            return Some(from + i);
-        }
-        end = i;
-    }
-    None
+    // The last signature that fits, found going forwards: every file's tail is searched
+    // here, and memchr's forward search is SIMD while its reverse one is not (0.8% of a
+    // scan's CPU with `rfind`).
+    memchr::memmem::find_iter(tail, SIG)
+        .filter(|&i| {
+            tail.get(i + 20..i + 22).is_some_and(|len| {
+                i + 22 + usize::from(u16::from_le_bytes([len[0], len[1]])) == tail.len()
+            })
+        })
+        .last()
+        .map(|i| from + i)
 }
 
 /// How many members a zip's end record declares (zip64 included), to refuse a central
@@ -907,6 +908,32 @@ mod tests {
         assert_eq!(sniff(&z, false), None);
         z.push(b'!');
         assert_eq!(sniff(&z, true), None);
+    }
+
+    /// Of several end records, the last one whose comment length ends the data is the one.
+    #[test]
+    fn the_zip_end_record_is_the_last_that_fits() {
+        let record = |comment_len: u16| {
+            let mut r = b"PK\x05\x06".to_vec();
+            r.extend_from_slice(&[0; 16]);
+            r.extend_from_slice(&comment_len.to_le_bytes());
+            r
+        };
+        // A record whose comment holds a second record that also fits: the inner one wins.
+        let mut z = b"prefix".to_vec();
+        let outer = z.len();
+        z.extend(record(22 + 2));
+        let inner = z.len();
+        z.extend(record(2));
+        z.extend_from_slice(b"xy");
+        assert_eq!(zip_end(&z), Some(inner));
+        // A later signature that does not fit is passed over for the earlier one that does.
+        z.truncate(inner);
+        z.extend(record(9));
+        z.extend_from_slice(b"xy");
+        assert_eq!(zip_end(&z), Some(outer));
+        z.push(b'!');
+        assert_eq!(zip_end(&z), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Runs the analyzers over every layer of one image, layers in parallel, taking a layer's
 //! result from the layer cache when one is given and it holds that layer.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -8,8 +9,8 @@ use std::time::Instant;
 
 use customs_core::{Coverage, Finding, ImageConfigSummary, Skipped};
 use customs_image::walk::{
-    Anomaly, DigestChoice, FileContent, FileEntry, LayerRecord, LayerWalk, Limits, Progress,
-    Visitor, deleted_in, walk_layer,
+    Anomaly, DigestChoice, EntryKind, FileContent, FileEntry, LayerRecord, LayerWalk, Limits,
+    NoProgress, Progress, Visitor, deleted_in, walk_layer,
 };
 use customs_image::{Image, ImageError, Layer, LayerContent};
 use serde::{Deserialize, Serialize};
@@ -246,10 +247,12 @@ struct LayerResult {
     partial: Vec<Skipped>,
     facts: LayerFacts,
     cache: Option<CacheUse>,
+    /// Where the layer cache keeps it, if it is cacheable and a cache is in use.
+    key: Option<[u8; 32]>,
 }
 
 impl LayerResult {
-    fn from_cache(c: CachedLayer) -> LayerResult {
+    fn from_cache(c: CachedLayer, key: [u8; 32]) -> LayerResult {
         LayerResult {
             walk: Ok(LayerWalk {
                 record: c.record,
@@ -261,6 +264,7 @@ impl LayerResult {
             partial: c.partial,
             facts: c.integrity,
             cache: Some(CacheUse::Hit),
+            key: Some(key),
         }
     }
 }
@@ -294,6 +298,74 @@ fn store(cache: &dyn LayerCache, key: &[u8; 32], r: &LayerResult) {
     }
 }
 
+fn facts_of(results: &[LayerResult]) -> Vec<&LayerFacts> {
+    results.iter().map(|r| &r.facts).collect()
+}
+
+/// Reads again, for SHA-1 alone, the layers whose package files lack it (a package
+/// database names files by SHA-1; see [`LayerFacts::extra_digests`]), and updates their
+/// cache entries. Returns what failed: a layer that could not be read again leaves the
+/// files it holds unverified, and the error makes the scan's exit code say so.
+fn add_sha1(image: &Image, results: &mut [LayerResult], opts: &ScanOptions) -> Vec<String> {
+    let limits = Limits {
+        hash_files: false,
+        ..opts.limits.clone()
+    };
+    let mut errors = Vec::new();
+    for (i, r) in results.iter_mut().enumerate() {
+        if r.walk.is_err() || !r.facts.lacks_sha1() {
+            continue;
+        }
+        let mut pass = Sha1Pass::default();
+        match walk_layer(image, i, &limits, &NoProgress, &mut pass) {
+            Ok(_) => {
+                r.facts.set_sha1(&pass.sha1);
+                if let (Some(c), Some(k)) = (opts.cache.as_deref(), &r.key) {
+                    store(c, k, r);
+                }
+            }
+            Err(e) => errors.push(format!(
+                "layer {}: reading it again for the SHA-1 digests apk's database names files by: {e}",
+                image.layers[i].id
+            )),
+        }
+    }
+    errors
+}
+
+/// The second read of a layer: SHA-1 of each package file, by path; a hard link gets its
+/// target's.
+#[derive(Default)]
+struct Sha1Pass {
+    sha1: HashMap<String, [u8; 20]>,
+}
+
+impl Visitor for Sha1Pass {
+    fn content_cap(&mut self, _entry: &FileEntry) -> usize {
+        0
+    }
+
+    fn extra_digests(&self) -> DigestChoice {
+        LayerFacts::sha1_only
+    }
+
+    fn file(&mut self, entry: &FileEntry, content: FileContent<'_>) {
+        if let Some(d) = content.sha1 {
+            self.sha1.insert(entry.path.clone(), d);
+        }
+    }
+
+    fn other(&mut self, entry: &FileEntry) {
+        if entry.kind == EntryKind::Hardlink
+            && let Some(d) = entry.link.as_ref().and_then(|t| self.sha1.get(t)).copied()
+        {
+            self.sha1.insert(entry.path.clone(), d);
+        }
+    }
+
+    fn anomaly(&mut self, _entry: &FileEntry, _anomaly: Anomaly) {}
+}
+
 /// Scans one image: every layer, every file, deleted ones included.
 pub fn scan_image(
     image: &Image,
@@ -323,7 +395,7 @@ pub fn scan_image(
                         // The bar counts blob bytes; a layer not read still counts as done.
                         progress.blob_bytes(image.layers[i].size.unwrap_or(0));
                         results.lock().expect("no worker panics while holding it")[i] =
-                            Some(LayerResult::from_cache(hit));
+                            Some(LayerResult::from_cache(hit, *k));
                         continue;
                     }
                     let mut v = LayerVisitor {
@@ -342,6 +414,7 @@ pub fn scan_image(
                             Some(_) => CacheUse::Miss,
                             None => CacheUse::Uncacheable,
                         }),
+                        key: cache.and(key),
                     };
                     if let (Some(c), Some(k)) = (cache, &key) {
                         store(c, k, &r);
@@ -351,14 +424,31 @@ pub fn scan_image(
             });
         }
     });
-    let results = results.into_inner().expect("workers are done");
+    let mut results: Vec<LayerResult> = results
+        .into_inner()
+        .expect("workers are done")
+        .into_iter()
+        .map(|r| r.expect("every layer index was taken by a worker"))
+        .collect();
 
     let mut out = ScanOutcome::default();
-    let mut records: Vec<LayerRecord> = Vec::with_capacity(n);
+    // Package integrity is cross-layer: it needs every layer's facts and the merged view.
+    let records: Vec<LayerRecord> = results
+        .iter()
+        .map(|r| {
+            r.walk
+                .as_ref()
+                .map(|w| w.record.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut checked = integrity::check(&facts_of(&results), &records);
+    if checked.lacks_sha1 {
+        out.errors.extend(add_sha1(image, &mut results, opts));
+        checked = integrity::check(&facts_of(&results), &records);
+    }
     let mut per_layer: Vec<Vec<Finding>> = Vec::with_capacity(n);
-    let mut facts: Vec<LayerFacts> = Vec::with_capacity(n);
     for (i, r) in results.into_iter().enumerate() {
-        let r = r.expect("every layer index was taken by a worker");
         let layer = &image.layers[i];
         out.cache.extend(r.cache);
         match r.walk {
@@ -371,12 +461,8 @@ pub fn scan_image(
                         layer: Some(layer.id.clone()),
                         ..s
                     }));
-                records.push(w.record);
             }
-            Err(e) => {
-                out.errors.push(e.to_string());
-                records.push(LayerRecord::default());
-            }
+            Err(e) => out.errors.push(e.to_string()),
         }
         out.coverage
             .partial
@@ -385,11 +471,7 @@ pub fn scan_image(
                 ..s
             }));
         per_layer.push(r.findings);
-        facts.push(r.facts);
     }
-    // Package integrity is cross-layer: it needs every layer's facts and the merged view.
-    let checked = integrity::check(&facts.iter().collect::<Vec<_>>(), &records);
-    drop(facts);
     out.coverage.verified_by_package_db = checked.verified;
     for (i, f) in checked.findings {
         per_layer[i].push(f);

@@ -557,6 +557,108 @@ fn apk_clean_and_trojaned() {
     assert!(rules.contains(&"package-db-tampered".into()), "{rules:?}");
 }
 
+/// SHA-1 is only apk's, so the first read leaves it out and the layers are read again for
+/// it once an apk database turns up: here in a later layer than the files it lists, one of
+/// them a hard link, and through the layer cache (which then keeps the SHA-1).
+#[test]
+fn apk_sha1_is_read_again_when_the_database_turns_up() {
+    let tool = busybox();
+    let mut trojan = tool.clone();
+    trojan.extend_from_slice(b"appended payload");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ImageSpec::new(vec![
+        LayerSpec::new(vec![
+            // The database lists usr/bin/tool, which is a hard link here.
+            Entry::exec("usr/bin/tool-real", trojan),
+            Entry::hardlink("usr/bin/tool", "usr/bin/tool-real"),
+            Entry::file("etc/profile", "export PATH\n"),
+        ]),
+        LayerSpec::new(vec![Entry::file(
+            "lib/apk/db/installed",
+            apk_installed(&tool, b"export PATH\n"),
+        )]),
+    ]);
+    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
+    let target = Target::Oci {
+        path: dir.path().to_path_buf(),
+        tag: None,
+    };
+    let cache = Arc::new(MemCache::default());
+    let opts = ScanOptions {
+        cache: Some(cache.clone()),
+        ..ScanOptions::default()
+    };
+    let first = scan_target(&target, &opts);
+    let modified: Vec<(String, String)> = hits(&first)
+        .into_iter()
+        .filter(|(r, _)| r == "package-file-modified")
+        .collect();
+    assert_eq!(
+        modified,
+        [("package-file-modified".into(), "usr/bin/tool".into())]
+    );
+    // etc/profile is verified by its SHA-1.
+    assert_eq!(first.coverage.verified_by_package_db, 1);
+    let stored: Vec<String> = cache
+        .0
+        .lock()
+        .unwrap()
+        .values()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    let files_layer: Vec<&String> = stored
+        .iter()
+        .filter(|v| v.contains("etc/profile"))
+        .collect();
+    assert_eq!(files_layer.len(), 1);
+    assert!(
+        files_layer[0].contains("\"sha1\":true"),
+        "the files' layer is stored again with its SHA-1"
+    );
+    let second = scan_target(&target, &opts);
+    assert!(
+        second
+            .cache
+            .iter()
+            .all(|c| *c == customs_analyze::CacheUse::Hit)
+    );
+    assert_eq!(hits(&first), hits(&second));
+    assert_eq!(second.coverage.verified_by_package_db, 1);
+}
+
+/// A dpkg image is read once: its cached facts carry MD5 and no SHA-1.
+#[test]
+fn a_dpkg_image_is_not_read_again_for_sha1() {
+    let root = procps_root();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ImageSpec::new(vec![LayerSpec::new(dpkg_base(&root, &["procps"]))]);
+    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
+    let cache = Arc::new(MemCache::default());
+    let opts = ScanOptions {
+        cache: Some(cache.clone()),
+        ..ScanOptions::default()
+    };
+    let out = scan_target(
+        &Target::Oci {
+            path: dir.path().to_path_buf(),
+            tag: None,
+        },
+        &opts,
+    );
+    assert!(out.coverage.verified_by_package_db > 0);
+    let stored: Vec<String> = cache
+        .0
+        .lock()
+        .unwrap()
+        .values()
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].contains("\"sha1\":false"));
+    assert!(!stored[0].contains("\"sha1\":\""), "a file got a SHA-1");
+    assert!(stored[0].contains("\"md5\":\""));
+}
+
 #[test]
 fn apk_garbage_line_is_corrupt() {
     let tool = busybox();
@@ -589,6 +691,11 @@ fn strings(v: &[&str]) -> Vec<u8> {
 /// A HAND-BUILT rpm header blob, written from rpm's documented header format (index count,
 /// data length, 16-byte big-endian index entries, data store; no magic in the database).
 fn rpm_header(name: &str, files: &[(&str, &str, &[u8], u16, u32)]) -> Vec<u8> {
+    rpm_header_with(name, files, 8)
+}
+
+/// An rpm header whose file digests use `algo` (FILEDIGESTALGO: 1 MD5, 2 SHA-1, 8 SHA-256).
+fn rpm_header_with(name: &str, files: &[(&str, &str, &[u8], u16, u32)], algo: u32) -> Vec<u8> {
     let mut dirs: Vec<&str> = Vec::new();
     let mut dirindexes = Vec::new();
     let mut bases = Vec::new();
@@ -602,7 +709,11 @@ fn rpm_header(name: &str, files: &[(&str, &str, &[u8], u16, u32)]) -> Vec<u8> {
         });
         dirindexes.extend_from_slice(&(i as u32).to_be_bytes());
         bases.push(*base);
-        digests.push(hex::encode(sha2::Sha256::digest(content)));
+        digests.push(match algo {
+            1 => md5_hex(content),
+            2 => hex::encode(<sha1::Sha1 as sha1::Digest>::digest(content)),
+            _ => hex::encode(sha2::Sha256::digest(content)),
+        });
         modes.extend_from_slice(&mode.to_be_bytes());
         flags.extend_from_slice(&flag.to_be_bytes());
     }
@@ -618,7 +729,7 @@ fn rpm_header(name: &str, files: &[(&str, &str, &[u8], u16, u32)]) -> Vec<u8> {
         (1116, RPM_INT32, dirindexes, n),
         (1117, RPM_STRING_ARRAY, strings(&bases), n),
         (1118, RPM_STRING_ARRAY, strings(&dirs), dirs.len() as u32),
-        (5011, RPM_INT32, 8u32.to_be_bytes().to_vec(), 1),
+        (5011, RPM_INT32, algo.to_be_bytes().to_vec(), 1),
     ];
     let mut index = Vec::new();
     let mut data = Vec::new();
@@ -677,6 +788,27 @@ fn rpm_base(tool: &[u8]) -> Vec<Entry> {
         Entry::exec("usr/bin/tool", tool.to_vec()),
         Entry::file("etc/tool.conf", conf.to_vec()),
     ]
+}
+
+/// rpm may name files by SHA-1 too: the SHA-1 read again serves it like apk.
+#[test]
+fn rpm_sha1_digests_are_read_again_too() {
+    let tool = busybox();
+    let header = rpm_header_with("tool", &[("/usr/bin/", "tool", &tool, 0o100755, 0)], 2);
+    let base = vec![
+        Entry::exec("usr/bin/tool", tool.clone()),
+        Entry::file("var/lib/rpm/rpmdb.sqlite", rpmdb(&[header])),
+    ];
+    let (out, _) = scan(vec![base.clone()]);
+    assert_eq!(hits(&out), Vec::<(String, String)>::new());
+    assert_eq!(out.coverage.verified_by_package_db, 1);
+    let mut trojan = tool.clone();
+    trojan.extend_from_slice(b"appended payload");
+    let (out, _) = scan(vec![base, vec![Entry::exec("usr/bin/tool", trojan)]]);
+    assert_eq!(
+        hits(&out),
+        [("package-file-modified".into(), "usr/bin/tool".into())]
+    );
 }
 
 #[test]

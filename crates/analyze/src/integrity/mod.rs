@@ -6,8 +6,8 @@
 //!
 //! 1. during each layer's single walk, [`LayerFacts`] keeps what the check needs of that
 //!    layer: for regular files under the package trees their mode, whether they are ELF or
-//!    scripts, and the digests package databases use (MD5 for dpkg, SHA-1 for apk, sha256
-//!    for rpm); symlinks (for `/bin -> usr/bin`); and the bytes of the database files. The
+//!    scripts, and the digests package databases use (MD5 for dpkg, sha256 for rpm; SHA-1
+//!    for apk only when a database asks for it, by reading the layers again); symlinks (for `/bin -> usr/bin`); and the bytes of the database files. The
 //!    layer cache keeps the facts with the layer's findings.
 //! 2. after all layers, [`check`] applies the layers in order (last layer wins, whiteouts
 //!    and opaque directories delete), reads dpkg, apk and rpm (SQLite) databases from that
@@ -273,6 +273,10 @@ pub(crate) struct LayerFacts {
     too_large: Vec<String>,
     /// Databases in formats the check can not read.
     unreadable: Vec<String>,
+    /// Whether `files` carry SHA-1 (see [`LayerFacts::extra_digests`]). Absent in cache
+    /// entries written before it existed, which then get their SHA-1 read again if needed.
+    #[serde(default)]
+    sha1: bool,
     /// Index of `files` by path, for hard links.
     #[serde(skip)]
     by_path: HashMap<String, usize>,
@@ -306,10 +310,38 @@ impl LayerFacts {
         }
     }
 
-    /// The digests the package databases use, for files where packages install.
+    /// The digests the first read gives files where packages install: MD5, for dpkg (and
+    /// old rpm). SHA-1 is apk's (and rare rpm's), and costs 5% of a Debian image's scan for
+    /// nothing: when the check finds a database naming a file by SHA-1 it lacks
+    /// ([`Outcome::lacks_sha1`]), the scan reads the layers whose files lack it again, for
+    /// SHA-1 alone ([`LayerFacts::sha1_only`]), and checks again.
     pub(crate) fn extra_digests(entry: &FileEntry) -> ExtraDigests {
-        let on = in_package_tree(&entry.path);
-        ExtraDigests { md5: on, sha1: on }
+        ExtraDigests {
+            md5: in_package_tree(&entry.path),
+            sha1: false,
+        }
+    }
+
+    /// The digests of the second read: SHA-1 of files where packages install.
+    pub(crate) fn sha1_only(entry: &FileEntry) -> ExtraDigests {
+        ExtraDigests {
+            md5: false,
+            sha1: in_package_tree(&entry.path),
+        }
+    }
+
+    /// Whether this layer has package files and their SHA-1 was not computed.
+    pub(crate) fn lacks_sha1(&self) -> bool {
+        !self.sha1 && !self.files.is_empty()
+    }
+
+    /// Takes the SHA-1 of each file from the second read (by path; hard links by their
+    /// target), and marks the layer as having them.
+    pub(crate) fn set_sha1(&mut self, by_path: &HashMap<String, [u8; 20]>) {
+        for f in &mut self.files {
+            f.sha1 = by_path.get(&f.path).map(hex::encode);
+        }
+        self.sha1 = true;
     }
 
     /// Records one regular file of the layer.
@@ -382,6 +414,9 @@ pub(crate) struct Outcome {
     pub verified: u64,
     /// Database files not read whole, with their layer.
     pub skipped: Vec<(usize, Skipped)>,
+    /// A database names a file by SHA-1 and the file's SHA-1 was not computed (see
+    /// [`LayerFacts::extra_digests`]).
+    pub lacks_sha1: bool,
 }
 
 /// The filesystem after some layers, as far as the check cares.
@@ -706,6 +741,9 @@ fn verify(merged: &Merged<'_>, dbs: &[(PkgDb, String, usize)], out: &mut Outcome
                     continue;
                 };
                 let Some(actual) = f.expected.actual(fact) else {
+                    // SHA-1 is computed only once a database asks for it; the scan reads
+                    // the layers again and checks again.
+                    out.lacks_sha1 |= matches!(f.expected, Expected::Sha1(_));
                     continue;
                 };
                 let (algo, expected) = f.expected.show();

@@ -22,15 +22,14 @@
 //! occurs, none of its rules can match, so gating changes when rules run, never what they
 //! find. `docs/yara-engine.md` says how to write rules that get a gate.
 
-use std::collections::HashMap;
-
 use yara_x_parser::ast::{
     AST, Expr, Item, OfItems, Pattern, PatternModifier, PatternSet, Quantifier, RuleFlags,
 };
 
 /// Shorter literals are no gate: they occur in most files.
 pub const MIN_LITERAL: usize = 4;
-/// More literals per file and the gate's search loses its SIMD path (Teddy takes 64 in all).
+/// More literals per file and the gate's searches (one per cover substring, about 20 ms per
+/// 456 MB each) would cost more than most rule files they spare.
 pub const MAX_LITERALS: usize = 16;
 
 /// Literals one of which a condition can not be true without; empty is never returned.
@@ -95,14 +94,11 @@ fn plain_texts<'a>(patterns: &'a [Pattern<'a>]) -> Vec<(&'a str, Option<&'a [u8]
 /// What `expr` can not be true without, if anything is proven.
 fn needs(expr: &Expr<'_>, texts: &[(&str, Option<&[u8]>)]) -> Option<Needs> {
     match expr {
-        Expr::PatternMatch(m) => {
-            let by_name: HashMap<&str, Option<&[u8]>> = texts.iter().copied().collect();
-            by_name
-                .get(m.identifier.name)
-                .copied()
-                .flatten()
-                .map(|lit| vec![lit.to_vec()])
-        }
+        Expr::PatternMatch(m) => texts
+            .iter()
+            .find(|(name, _)| *name == m.identifier.name)
+            .and_then(|(_, lit)| *lit)
+            .map(|lit| vec![lit.to_vec()]),
         Expr::And(e) => e
             .operands()
             .filter_map(|o| needs(o, texts))
@@ -120,10 +116,12 @@ fn needs(expr: &Expr<'_>, texts: &[(&str, Option<&[u8]>)]) -> Option<Needs> {
                     .iter()
                     .map(|(_, lit)| lit.map(|l| vec![l.to_vec()]))
                     .collect(),
-                OfItems::PatternSet(PatternSet::Set(set)) => texts
+                // One item per pattern each set item names, so a pattern named twice
+                // (`2 of ($r, $r, $a)`) counts twice, as the engine may count it.
+                OfItems::PatternSet(PatternSet::Set(set)) => set
                     .iter()
-                    .filter(|(name, _)| {
-                        set.iter().any(|item| {
+                    .flat_map(|item| {
+                        texts.iter().filter(move |(name, _)| {
                             if item.wildcard {
                                 name.starts_with(item.identifier)
                             } else {
@@ -203,10 +201,7 @@ pub fn cover(literals: &[Vec<u8>]) -> Vec<Vec<u8>> {
             let min = COVER_MIN.min(lit.len());
             for len in min..=lit.len() {
                 for sub in lit.windows(len) {
-                    let covers = left
-                        .iter()
-                        .filter(|l| memchr::memmem::find(l, sub).is_some())
-                        .count();
+                    let covers = left.iter().filter(|l| contains(l, sub)).count();
                     // Most literals covered, then the longest, then the first in order.
                     let better = best.is_none_or(|(c, n, b)| {
                         (covers, len) > (c, n) || ((covers, len) == (c, n) && sub < b)
@@ -218,11 +213,15 @@ pub fn cover(literals: &[Vec<u8>]) -> Vec<Vec<u8>> {
             }
         }
         let Some((_, _, chosen)) = best else { break };
-        left.retain(|l| memchr::memmem::find(l, chosen).is_none());
+        left.retain(|l| !contains(l, chosen));
         out.push(chosen.to_vec());
     }
     out.sort();
     out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
@@ -321,6 +320,12 @@ mod tests {
         assert_eq!(
             lits(&rule(wild, "2 of them")),
             Some(vec!["option-one".into(), "option-two".into()])
+        );
+        // A pattern named twice counts twice: 2 of these may be $r twice.
+        assert_eq!(lits(&rule(S, "2 of ($r, $r, $a)")), None);
+        assert_eq!(
+            lits(&rule(S, "3 of ($r, $r, $a)")),
+            Some(vec!["alpha-lit".into()])
         );
         assert_eq!(lits(&rule(S, "none of ($a, $b)")), None);
         assert_eq!(lits(&rule(S, "50% of ($a, $b)")), None);

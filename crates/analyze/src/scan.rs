@@ -325,7 +325,8 @@ fn add_sha1(image: &Image, results: &mut [LayerResult], opts: &ScanOptions) -> V
                 }
             }
             Err(e) => errors.push(format!(
-                "layer {}: reading it again for the SHA-1 digests apk's database names files by: {e}",
+                "layer {}: reading it again for the SHA-1 digests a package database names \
+                 its files by: {e}",
                 image.layers[i].id
             )),
         }

@@ -1,1 +1,1 @@
-./m -o pool.example.com:3333 -u 8Bf58ZTBqNAYT3j5qcdsyuMNmPfYetW5v6JXmj54omLidkuVKnRyjP2WPBg8Y4ErK9pGSSxY6BVScJy9uUxcJnTPkyRFA6C
+./m -o pool.example.com:3333 -u 8BCustomsFakeSubaddressForTestsCustomsFakeSubaddressForTestsCustomsFakeSubaddressForTestsCustom

@@ -626,6 +626,58 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
     assert_eq!(second.coverage.verified_by_package_db, 1);
 }
 
+/// Serves each blob once; the second open of the same blob fails, as a registry that went
+/// away between the two reads would.
+struct OnceStore {
+    inner: Arc<dyn customs_image::BlobStore>,
+    opened: Mutex<Vec<customs_image::BlobKey>>,
+}
+
+impl customs_image::BlobStore for OnceStore {
+    fn open(
+        &self,
+        key: &customs_image::BlobKey,
+    ) -> Result<Box<dyn std::io::Read + Send + '_>, customs_image::ImageError> {
+        let mut opened = self.opened.lock().unwrap();
+        if opened.contains(key) {
+            return Err(customs_image::ImageError::Io {
+                path: PathBuf::from("blob opened twice"),
+                source: std::io::Error::other("gone"),
+            });
+        }
+        opened.push(key.clone());
+        self.inner.open(key)
+    }
+}
+
+/// A layer that can not be read again for SHA-1 is a scan error, and its apk-listed files
+/// are not counted as verified: never a silent pass.
+#[test]
+fn a_layer_that_fails_its_second_read_is_a_scan_error() {
+    let tool = busybox();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ImageSpec::new(vec![LayerSpec::new(apk_base(&tool))]);
+    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
+    let target = Target::Oci {
+        path: dir.path().to_path_buf(),
+        tag: None,
+    };
+    let mut images = open(&target, &OpenOptions::default()).expect("open");
+    let mut image = images.remove(0);
+    image.store = Arc::new(OnceStore {
+        inner: image.store.clone(),
+        opened: Mutex::new(Vec::new()),
+    });
+    let out = scan_image(&image, &analyzers(), &ScanOptions::default(), &NoProgress);
+    assert_eq!(out.errors.len(), 1, "{:?}", out.errors);
+    assert!(
+        out.errors[0].contains("reading it again for the SHA-1"),
+        "{}",
+        out.errors[0]
+    );
+    assert_eq!(out.coverage.verified_by_package_db, 0);
+}
+
 /// A dpkg image is read once: its cached facts carry MD5 and no SHA-1.
 #[test]
 fn a_dpkg_image_is_not_read_again_for_sha1() {

@@ -302,17 +302,25 @@ fn facts_of(results: &[LayerResult]) -> Vec<&LayerFacts> {
     results.iter().map(|r| &r.facts).collect()
 }
 
-/// Reads again, for SHA-1 alone, the layers whose package files lack it (a package
-/// database names files by SHA-1; see [`LayerFacts::extra_digests`]), and updates their
-/// cache entries. Returns what failed: a layer that could not be read again leaves the
-/// files it holds unverified, and the error makes the scan's exit code say so.
-fn add_sha1(image: &Image, results: &mut [LayerResult], opts: &ScanOptions) -> Vec<String> {
+/// Reads again, for SHA-1 alone, `layers`: those that wrote a file a package database
+/// names by SHA-1 (see [`LayerFacts::extra_digests`]), and updates their cache entries.
+/// Returns what failed: a layer that could not be read again leaves the files it holds
+/// unverified, and the error makes the scan's exit code say so.
+fn add_sha1(
+    image: &Image,
+    results: &mut [LayerResult],
+    layers: &std::collections::BTreeSet<usize>,
+    opts: &ScanOptions,
+) -> Vec<String> {
     let limits = Limits {
         hash_files: false,
         ..opts.limits.clone()
     };
     let mut errors = Vec::new();
-    for (i, r) in results.iter_mut().enumerate() {
+    for &i in layers {
+        let r = &mut results[i];
+        // A layer read already (its too-large files have no SHA-1 either way) is not read
+        // twice.
         if r.walk.is_err() || !r.facts.lacks_sha1() {
             continue;
         }
@@ -444,8 +452,9 @@ pub fn scan_image(
         })
         .collect();
     let mut checked = integrity::check(&facts_of(&results), &records);
-    if checked.lacks_sha1 {
-        out.errors.extend(add_sha1(image, &mut results, opts));
+    if !checked.lacks_sha1.is_empty() {
+        out.errors
+            .extend(add_sha1(image, &mut results, &checked.lacks_sha1, opts));
         checked = integrity::check(&facts_of(&results), &records);
     }
     let mut per_layer: Vec<Vec<Finding>> = Vec::with_capacity(n);

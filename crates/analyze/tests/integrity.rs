@@ -559,7 +559,9 @@ fn apk_clean_and_trojaned() {
 
 /// SHA-1 is only apk's, so the first read leaves it out and the layers are read again for
 /// it once an apk database turns up: here in a later layer than the files it lists, one of
-/// them a hard link, and through the layer cache (which then keeps the SHA-1).
+/// them a hard link, and through the layer cache (which then keeps the SHA-1). Only the
+/// layer with files the database lists is read again, not a layer of other packages'
+/// files nor the database's own.
 #[test]
 fn apk_sha1_is_read_again_when_the_database_turns_up() {
     let tool = busybox();
@@ -573,6 +575,10 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
             Entry::hardlink("usr/bin/tool", "usr/bin/tool-real"),
             Entry::file("etc/profile", "export PATH\n"),
         ]),
+        LayerSpec::new(vec![Entry::file(
+            "usr/lib/python3/site-packages/app.py",
+            "print('not an apk file')\n",
+        )]),
         LayerSpec::new(vec![Entry::file(
             "lib/apk/db/installed",
             apk_installed(&tool, b"export PATH\n"),
@@ -606,15 +612,17 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
         .values()
         .map(|v| String::from_utf8_lossy(v).into_owned())
         .collect();
-    let files_layer: Vec<&String> = stored
-        .iter()
-        .filter(|v| v.contains("etc/profile"))
-        .collect();
-    assert_eq!(files_layer.len(), 1);
+    let layer_with = |path: &str| -> &String {
+        let v: Vec<&String> = stored.iter().filter(|v| v.contains(path)).collect();
+        assert_eq!(v.len(), 1, "{path}");
+        v[0]
+    };
     assert!(
-        files_layer[0].contains("\"sha1\":true"),
+        layer_with("etc/profile").contains("\"sha1\":true"),
         "the files' layer is stored again with its SHA-1"
     );
+    assert!(layer_with("site-packages/app.py").contains("\"sha1\":false"));
+    assert!(layer_with("\"lib/apk/db/installed\"").contains("\"sha1\":false"));
     let second = scan_target(&target, &opts);
     assert!(
         second

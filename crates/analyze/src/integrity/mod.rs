@@ -25,7 +25,7 @@ mod apk;
 mod dpkg;
 mod rpm;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use customs_core::{Confidence, Finding, Severity, Skipped};
 use customs_image::walk::{
@@ -330,9 +330,9 @@ impl LayerFacts {
         }
     }
 
-    /// Whether this layer has package files and their SHA-1 was not computed.
+    /// Whether this layer's SHA-1 was not computed yet.
     pub(crate) fn lacks_sha1(&self) -> bool {
-        !self.sha1 && !self.files.is_empty()
+        !self.sha1
     }
 
     /// Takes the SHA-1 of each file from the second read (by path; hard links by their
@@ -414,9 +414,10 @@ pub(crate) struct Outcome {
     pub verified: u64,
     /// Database files not read whole, with their layer.
     pub skipped: Vec<(usize, Skipped)>,
-    /// A database names a file by SHA-1 and the file's SHA-1 was not computed (see
-    /// [`LayerFacts::extra_digests`]).
-    pub lacks_sha1: bool,
+    /// Layers that wrote a file a database names by SHA-1, without its SHA-1 computed (see
+    /// [`LayerFacts::extra_digests`]): only these are read again, so a large layer of
+    /// Python packages on an Alpine base is not.
+    pub lacks_sha1: BTreeSet<usize>,
 }
 
 /// The filesystem after some layers, as far as the check cares.
@@ -743,7 +744,9 @@ fn verify(merged: &Merged<'_>, dbs: &[(PkgDb, String, usize)], out: &mut Outcome
                 let Some(actual) = f.expected.actual(fact) else {
                     // SHA-1 is computed only once a database asks for it; the scan reads
                     // the layers again and checks again.
-                    out.lacks_sha1 |= matches!(f.expected, Expected::Sha1(_));
+                    if matches!(f.expected, Expected::Sha1(_)) {
+                        out.lacks_sha1.insert(layer);
+                    }
                     continue;
                 };
                 let (algo, expected) = f.expected.show();

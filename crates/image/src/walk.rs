@@ -812,25 +812,27 @@ fn consume(
     // A file kept beyond one chunk is gathered here. It keeps its allocation from file to
     // file, so the next large file does not map (and fault in) fresh pages.
     let mut many: Vec<u8> = Vec::new();
-    let mut open: Option<(FileEntry, Kept, bool)> = None;
+    let mut open: Option<(FileEntry, Kept)> = None;
     for event in events {
         match event {
             Event::Anomaly(entry, anomaly) => visitor.anomaly(&entry, anomaly),
             Event::Other(entry) => visitor.other(&entry),
             Event::Begin(entry) => {
                 let cap = visitor.content_cap(&entry).min(entry.size as usize);
-                let gather = cap > PIPE_CHUNK;
-                let kept = Kept::new(cap, if gather { &mut many } else { &mut one });
-                if gather {
+                let kept = if gathered(cap) {
                     // Grown once to the size kept, not doubled (and copied) chunk by chunk.
+                    let kept = Kept::new(cap, &mut many);
                     many.reserve(cap);
-                }
-                open = Some((entry, kept, gather));
+                    kept
+                } else {
+                    Kept::new(cap, &mut one)
+                };
+                open = Some((entry, kept));
             }
             Event::Data(mut chunk) => {
                 budget.give(chunk.capacity());
-                if let Some((_, kept, gather)) = &mut open {
-                    if *gather {
+                if let Some((_, kept)) = &mut open {
+                    if gathered(kept.cap) {
                         kept.extend(&mut many, &chunk);
                     } else if one.is_empty() && chunk.len() <= kept.cap {
                         std::mem::swap(&mut one, &mut chunk);
@@ -845,13 +847,19 @@ fn consume(
                 }
             }
             Event::End(digests) => {
-                if let Some((entry, kept, gather)) = open.take() {
-                    let buf = if gather { &many } else { &one };
+                if let Some((entry, kept)) = open.take() {
+                    let buf = if gathered(kept.cap) { &many } else { &one };
                     visitor.file(&entry, kept.content(buf, digests));
                 }
             }
         }
     }
+}
+
+/// Whether a file kept up to `cap` bytes is gathered in the visiting thread's large buffer
+/// (more than one chunk) rather than kept as its one chunk.
+fn gathered(cap: usize) -> bool {
+    cap > PIPE_CHUNK
 }
 
 /// Walks a directory tree as one layer, never following a link and never leaving the

@@ -298,8 +298,15 @@ fn store(cache: &dyn LayerCache, key: &[u8; 32], r: &LayerResult) {
     }
 }
 
-fn facts_of(results: &[LayerResult]) -> Vec<&LayerFacts> {
-    results.iter().map(|r| &r.facts).collect()
+/// The package integrity check over the layers as read (it is cross-layer: it needs every
+/// layer's facts and the merged view).
+fn check_integrity(results: &[LayerResult]) -> integrity::Outcome {
+    let facts: Vec<&LayerFacts> = results.iter().map(|r| &r.facts).collect();
+    let records: Vec<Option<&LayerRecord>> = results
+        .iter()
+        .map(|r| r.walk.as_ref().ok().map(|w| &w.record))
+        .collect();
+    integrity::check(&facts, &records)
 }
 
 /// Reads again, for SHA-1 alone, `layers`: those that wrote a file a package database
@@ -441,22 +448,13 @@ pub fn scan_image(
         .collect();
 
     let mut out = ScanOutcome::default();
-    // Package integrity is cross-layer: it needs every layer's facts and the merged view.
-    let records: Vec<LayerRecord> = results
-        .iter()
-        .map(|r| {
-            r.walk
-                .as_ref()
-                .map(|w| w.record.clone())
-                .unwrap_or_default()
-        })
-        .collect();
-    let mut checked = integrity::check(&facts_of(&results), &records);
+    let mut checked = check_integrity(&results);
     if !checked.lacks_sha1.is_empty() {
         out.errors
             .extend(add_sha1(image, &mut results, &checked.lacks_sha1, opts));
-        checked = integrity::check(&facts_of(&results), &records);
+        checked = check_integrity(&results);
     }
+    let mut records: Vec<LayerRecord> = Vec::with_capacity(n);
     let mut per_layer: Vec<Vec<Finding>> = Vec::with_capacity(n);
     for (i, r) in results.into_iter().enumerate() {
         let layer = &image.layers[i];
@@ -471,8 +469,12 @@ pub fn scan_image(
                         layer: Some(layer.id.clone()),
                         ..s
                     }));
+                records.push(w.record);
             }
-            Err(e) => out.errors.push(e.to_string()),
+            Err(e) => {
+                out.errors.push(e.to_string());
+                records.push(LayerRecord::default());
+            }
         }
         out.coverage
             .partial

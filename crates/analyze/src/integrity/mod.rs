@@ -7,8 +7,9 @@
 //! 1. during each layer's single walk, [`LayerFacts`] keeps what the check needs of that
 //!    layer: for regular files under the package trees their mode, whether they are ELF or
 //!    scripts, and the digests package databases use (MD5 for dpkg, sha256 for rpm; SHA-1
-//!    for apk only when a database asks for it, by reading the layers again); symlinks (for `/bin -> usr/bin`); and the bytes of the database files. The
-//!    layer cache keeps the facts with the layer's findings.
+//!    for apk only when a database asks for it, by reading the layers again); symlinks
+//!    (for `/bin -> usr/bin`); and the bytes of the database files. The layer cache keeps
+//!    the facts with the layer's findings.
 //! 2. after all layers, [`check`] applies the layers in order (last layer wins, whiteouts
 //!    and opaque directories delete), reads dpkg, apk and rpm (SQLite) databases from that
 //!    merged filesystem, and compares.
@@ -543,14 +544,15 @@ impl<'a> Merged<'a> {
     }
 }
 
-/// Runs the check over the layers' facts (base first) and their records.
-pub(crate) fn check(layers: &[&LayerFacts], records: &[LayerRecord]) -> Outcome {
+/// Runs the check over the layers' facts (base first) and their records (`None` for a layer
+/// that could not be read).
+pub(crate) fn check(layers: &[&LayerFacts], records: &[Option<&LayerRecord>]) -> Outcome {
     let mut out = Outcome::default();
     let mut merged = Merged::default();
     let mut previous: Vec<(PkgDb, String, usize)> = Vec::new();
     let empty = LayerRecord::default();
     for (i, facts) in layers.iter().enumerate() {
-        let record = records.get(i).unwrap_or(&empty);
+        let record = records.get(i).copied().flatten().unwrap_or(&empty);
         merged.apply(i, facts, record);
         for p in &facts.too_large {
             out.skipped.push((

@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use customs_content::Bundle;
-use customs_content::literal_gate::necessary_literals;
+use customs_content::yara::YaraRules;
 
 const MAX_SCAN: usize = 32 << 20;
 
@@ -61,7 +61,7 @@ fn main() {
         }
         None => {
             let bundle = Bundle::embedded().expect("embedded bundle");
-            let shipped = customs_content::yara::YaraRules::compile(&bundle).expect("rules");
+            let shipped = YaraRules::compile(&bundle).expect("rules");
             let mut scanner = shipped.scanner();
             let t = Instant::now();
             for d in &data {
@@ -73,23 +73,15 @@ fn main() {
                 mbps(bytes, t.elapsed())
             );
             // Gated rules run apart, on few files; the bundle below is the main set.
-            let mut main = Vec::new();
-            for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
-                let text = String::from_utf8_lossy(bytes).into_owned();
-                if path.starts_with("yara/gated/") {
-                    continue;
+            let main = YaraRules::main_set(&bundle).expect("rules");
+            for (path, _) in bundle.files("yara/", &[".yar", ".yara"]) {
+                if !main.iter().any(|(p, _)| *p == path) {
+                    println!("gated, not in the table: {path}");
                 }
-                if let Some(literals) = necessary_literals(&text) {
-                    let shown: Vec<String> = literals
-                        .iter()
-                        .map(|l| format!("{:?}", String::from_utf8_lossy(l)))
-                        .collect();
-                    println!("literal-gated: {path} ({})", shown.join(", "));
-                    continue;
-                }
-                main.push((path.to_string(), text));
             }
-            main
+            main.into_iter()
+                .map(|(p, t)| (p.to_string(), t.to_string()))
+                .collect()
         }
     };
     let mut rules: Vec<(String, String)> = Vec::new();

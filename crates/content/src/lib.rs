@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 
 mod gates;
 pub mod list;
-pub mod literal_gate;
+mod literal_gate;
 pub mod yara;
 
 mod embedded {

@@ -27,17 +27,17 @@ use yara_x_parser::ast::{
 };
 
 /// Shorter literals are no gate: they occur in most files.
-pub const MIN_LITERAL: usize = 4;
+const MIN_LITERAL: usize = 4;
 /// More literals per file and the gate's searches (one per cover substring, about 20 ms per
 /// 456 MB each) would cost more than most rule files they spare.
-pub const MAX_LITERALS: usize = 16;
+const MAX_LITERALS: usize = 16;
 
 /// Literals one of which a condition can not be true without; empty is never returned.
 type Needs = Vec<Vec<u8>>;
 
 /// The literals one of which every public rule of `source` needs, or `None` when some public
 /// rule proves none (or the file does not parse, includes another, or has no public rule).
-pub fn necessary_literals(source: &str) -> Option<Vec<Vec<u8>>> {
+pub(crate) fn necessary_literals(source: &str) -> Option<Vec<Vec<u8>>> {
     let ast = AST::from(source);
     if !ast.errors().is_empty() {
         return None;
@@ -192,7 +192,7 @@ impl LiteralGate {
 /// substring of at least [`COVER_MIN`] bytes found in the most literals not yet covered,
 /// the longest of those, until every literal is covered. Data holding a literal holds its
 /// cover, so the gate stays a necessary condition.
-pub fn cover(literals: &[Vec<u8>]) -> Vec<Vec<u8>> {
+fn cover(literals: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut left: Vec<&[u8]> = literals.iter().map(Vec::as_slice).collect();
     let mut out: Vec<Vec<u8>> = Vec::new();
     while !left.is_empty() {

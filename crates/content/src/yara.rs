@@ -53,17 +53,72 @@ struct RuleMeta {
 /// Compiled rules; compile once, share between threads, make one [`YaraScanner`] per
 /// thread.
 pub struct YaraRules {
-    /// Every rule outside `yara/gated/` and outside the literal-gated files.
+    /// Every rule that no gate holds back.
     main: yara_x::Rules,
-    /// Our rule files whose every public rule needs one of a few literals, compiled
-    /// together and run only on data holding one (see [`crate::literal_gate`]).
-    literal: Option<(LiteralGate, yara_x::Rules)>,
-    /// The rules under `yara/gated/<gate>/`, one compilation per gate, run only on files
-    /// the gate admits (see [`crate::gates`]).
-    gated: Vec<(Gate, yara_x::Rules)>,
+    /// Rule sets run only on data their gate admits.
+    gated: Vec<(SetGate, yara_x::Rules)>,
     /// namespace (the bundle path) → rule identifier → metadata.
     meta: HashMap<String, HashMap<String, RuleMeta>>,
     count: usize,
+}
+
+/// What lets a gated rule set run on some data. Either way a necessary condition of every
+/// rule in the set, so gating changes when rules run, never what they find.
+enum SetGate {
+    /// The rules under `yara/gated/<gate>/` (see [`crate::gates`]).
+    Named(Gate),
+    /// Our rule files whose every public rule is proven to need one of a few literals
+    /// (see [`crate::literal_gate`]).
+    Literals(LiteralGate),
+}
+
+impl SetGate {
+    fn admits(&self, data: &[u8]) -> bool {
+        match self {
+            SetGate::Named(g) => g.admits(data),
+            SetGate::Literals(l) => l.admits(data),
+        }
+    }
+}
+
+/// Which set each rule file of a bundle goes in.
+struct Routes<'b> {
+    main: Vec<(&'b str, &'b str)>,
+    /// Our files with a literal gate, and every literal they need.
+    literal: Vec<(&'b str, &'b str)>,
+    literals: Vec<Vec<u8>>,
+    by_gate: Vec<(Gate, Vec<(&'b str, &'b str)>)>,
+}
+
+impl<'b> Routes<'b> {
+    fn of(bundle: &'b Bundle) -> Result<Routes<'b>, ContentError> {
+        let mut r = Routes {
+            main: Vec::new(),
+            literal: Vec::new(),
+            literals: Vec::new(),
+            by_gate: Vec::new(),
+        };
+        for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
+            let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
+                path: path.to_string(),
+                message: format!("not UTF-8: {e}"),
+            })?;
+            match gate_of(path)? {
+                Some(gate) => match r.by_gate.iter_mut().find(|(g, _)| *g == gate) {
+                    Some((_, files)) => files.push((path, text)),
+                    None => r.by_gate.push((gate, vec![(path, text)])),
+                },
+                None => match literal_gate::necessary_literals(text).filter(|_| !is_user(path)) {
+                    Some(needed) => {
+                        r.literal.push((path, text));
+                        r.literals.extend(needed);
+                    }
+                    None => r.main.push((path, text)),
+                },
+            }
+        }
+        Ok(r)
+    }
 }
 
 /// One rule that matched, with everything a finding needs.
@@ -92,8 +147,7 @@ pub struct YaraMatch {
 pub struct YaraScanner<'r> {
     rules: &'r YaraRules,
     inner: Scanner<'r>,
-    literal: Option<(&'r LiteralGate, Scanner<'r>)>,
-    gated: Vec<(Gate, Scanner<'r>)>,
+    gated: Vec<(&'r SetGate, Scanner<'r>)>,
 }
 
 impl YaraRules {
@@ -102,51 +156,29 @@ impl YaraRules {
     /// Files under `yara/gated/<gate>/` are compiled apart, one set per gate, and so are
     /// our files that get a literal gate.
     pub fn compile(bundle: &Bundle) -> Result<YaraRules, ContentError> {
-        let mut main: Vec<(&str, &str)> = Vec::new();
-        let mut literal_files: Vec<(&str, &str)> = Vec::new();
-        let mut literals: Vec<Vec<u8>> = Vec::new();
-        let mut by_gate: Vec<(Gate, Vec<(&str, &str)>)> = Vec::new();
-        for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
-            let text = std::str::from_utf8(bytes).map_err(|e| ContentError::Invalid {
-                path: path.to_string(),
-                message: format!("not UTF-8: {e}"),
-            })?;
-            match gate_of(path)? {
-                None => match literal_gate::necessary_literals(text).filter(|_| !is_user(path)) {
-                    Some(needed) => {
-                        literal_files.push((path, text));
-                        literals.extend(needed);
-                    }
-                    None => main.push((path, text)),
-                },
-                Some(gate) => match by_gate.iter_mut().find(|(g, _)| *g == gate) {
-                    Some((_, files)) => files.push((path, text)),
-                    None => by_gate.push((gate, vec![(path, text)])),
-                },
-            }
-        }
-        let main_rules = compile_files(&main)?;
-        let literal = if literal_files.is_empty() {
-            None
-        } else {
-            Some((LiteralGate::new(&literals), compile_files(&literal_files)?))
-        };
+        let routes = Routes::of(bundle)?;
+        let main_rules = compile_files(&routes.main)?;
         let mut gated = Vec::new();
-        for (gate, files) in &by_gate {
-            gated.push((*gate, compile_files(files)?));
+        if !routes.literal.is_empty() {
+            gated.push((
+                SetGate::Literals(LiteralGate::new(&routes.literals)),
+                compile_files(&routes.literal)?,
+            ));
         }
-        let sources: Vec<(&str, &str)> = main
+        for (gate, files) in &routes.by_gate {
+            gated.push((SetGate::Named(*gate), compile_files(files)?));
+        }
+        let sources: Vec<(&str, &str)> = routes
+            .main
             .iter()
-            .chain(&literal_files)
-            .chain(by_gate.iter().flat_map(|(_, f)| f))
+            .chain(&routes.literal)
+            .chain(routes.by_gate.iter().flat_map(|(_, f)| f))
             .copied()
             .collect();
         let mut meta: HashMap<String, HashMap<String, RuleMeta>> = HashMap::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut count = 0;
-        let all = std::iter::once(&main_rules)
-            .chain(literal.iter().map(|(_, r)| r))
-            .chain(gated.iter().map(|(_, r)| r));
+        let all = std::iter::once(&main_rules).chain(gated.iter().map(|(_, r)| r));
         for rule in all.flat_map(|r| r.iter()) {
             if rule.is_private() {
                 continue;
@@ -179,7 +211,6 @@ impl YaraRules {
         }
         Ok(YaraRules {
             main: main_rules,
-            literal,
             gated,
             meta,
             count,
@@ -189,6 +220,12 @@ impl YaraRules {
     /// Public rules compiled (private helper rules never produce findings).
     pub fn rule_count(&self) -> usize {
         self.count
+    }
+
+    /// The rule files of `bundle` that go in the main set, run on every file (for measuring
+    /// what each costs; the gated files are left out).
+    pub fn main_set(bundle: &Bundle) -> Result<Vec<(&str, &str)>, ContentError> {
+        Routes::of(bundle).map(|r| r.main)
     }
 
     /// A scanner for one thread, with the [`DEFAULT_TIMEOUT`].
@@ -203,8 +240,7 @@ impl YaraRules {
         YaraScanner {
             rules: self,
             inner: new(&self.main),
-            literal: self.literal.as_ref().map(|(g, r)| (g, new(r))),
-            gated: self.gated.iter().map(|(g, r)| (*g, new(r))).collect(),
+            gated: self.gated.iter().map(|(g, r)| (g, new(r))).collect(),
         }
     }
 }
@@ -213,9 +249,6 @@ impl YaraScanner<'_> {
     /// Changes the per-scan timeout (whole seconds; yara-x checks it about once a second).
     pub fn set_timeout(&mut self, timeout: Duration) -> &mut Self {
         self.inner.set_timeout(timeout);
-        if let Some((_, s)) = &mut self.literal {
-            s.set_timeout(timeout);
-        }
         for (_, s) in &mut self.gated {
             s.set_timeout(timeout);
         }
@@ -226,11 +259,6 @@ impl YaraScanner<'_> {
     pub fn scan(&mut self, data: &[u8]) -> Result<Vec<YaraMatch>, ContentError> {
         let mut out = Vec::new();
         collect(self.rules, self.inner.scan(data), &mut out)?;
-        if let Some((gate, scanner)) = &mut self.literal
-            && gate.admits(data)
-        {
-            collect(self.rules, scanner.scan(data), &mut out)?;
-        }
         for (gate, scanner) in &mut self.gated {
             if gate.admits(data) {
                 collect(self.rules, scanner.scan(data), &mut out)?;
@@ -656,8 +684,14 @@ mod tests {
             v.sort();
             v
         };
-        let (_, literal) = r.literal.as_ref().expect("a literal-gated set");
-        assert_eq!(namespaces(literal), ["yara/literal.yar"]);
+        let literal: Vec<&yara_x::Rules> = r
+            .gated
+            .iter()
+            .filter(|(g, _)| matches!(g, SetGate::Literals(_)))
+            .map(|(_, rules)| rules)
+            .collect();
+        assert_eq!(literal.len(), 1, "one literal-gated set");
+        assert_eq!(namespaces(literal[0]), ["yara/literal.yar"]);
         assert_eq!(namespaces(&r.main), ["user/0/u.yar", "yara/open.yar"]);
         assert_eq!(r.rule_count(), 3);
         let mut s = r.scanner();

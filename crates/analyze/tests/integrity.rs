@@ -51,19 +51,23 @@ fn scan_target(target: &Target, opts: &ScanOptions) -> ScanOutcome {
     out
 }
 
+/// An OCI layout of `layers` written under `dir`, as a target; also the layer ids, base
+/// first.
+fn oci(dir: &Path, layers: Vec<Vec<Entry>>) -> (Target, Vec<String>) {
+    let spec = ImageSpec::new(layers.into_iter().map(LayerSpec::new).collect());
+    let info = write_oci_layout(dir, &[("latest", &spec)]).unwrap();
+    let target = Target::Oci {
+        path: dir.to_path_buf(),
+        tag: None,
+    };
+    (target, info.layer_digests[0].clone())
+}
+
 /// Scans an OCI layout of `layers`; also returns the layer ids, base first.
 fn scan(layers: Vec<Vec<Entry>>) -> (ScanOutcome, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let spec = ImageSpec::new(layers.into_iter().map(LayerSpec::new).collect());
-    let info = write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
-    let out = scan_target(
-        &Target::Oci {
-            path: dir.path().to_path_buf(),
-            tag: None,
-        },
-        &ScanOptions::default(),
-    );
-    (out, info.layer_digests[0].clone())
+    let (target, ids) = oci(dir.path(), layers);
+    (scan_target(&target, &ScanOptions::default()), ids)
 }
 
 fn ours(out: &ScanOutcome) -> Vec<&Finding> {
@@ -568,27 +572,25 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
     let mut trojan = tool.clone();
     trojan.extend_from_slice(b"appended payload");
     let dir = tempfile::tempdir().unwrap();
-    let spec = ImageSpec::new(vec![
-        LayerSpec::new(vec![
-            // The database lists usr/bin/tool, which is a hard link here.
-            Entry::exec("usr/bin/tool-real", trojan),
-            Entry::hardlink("usr/bin/tool", "usr/bin/tool-real"),
-            Entry::file("etc/profile", "export PATH\n"),
-        ]),
-        LayerSpec::new(vec![Entry::file(
-            "usr/lib/python3/site-packages/app.py",
-            "print('not an apk file')\n",
-        )]),
-        LayerSpec::new(vec![Entry::file(
-            "lib/apk/db/installed",
-            apk_installed(&tool, b"export PATH\n"),
-        )]),
-    ]);
-    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
-    let target = Target::Oci {
-        path: dir.path().to_path_buf(),
-        tag: None,
-    };
+    let (target, _) = oci(
+        dir.path(),
+        vec![
+            vec![
+                // The database lists usr/bin/tool, which is a hard link here.
+                Entry::exec("usr/bin/tool-real", trojan),
+                Entry::hardlink("usr/bin/tool", "usr/bin/tool-real"),
+                Entry::file("etc/profile", "export PATH\n"),
+            ],
+            vec![Entry::file(
+                "usr/lib/python3/site-packages/app.py",
+                "print('not an apk file')\n",
+            )],
+            vec![Entry::file(
+                "lib/apk/db/installed",
+                apk_installed(&tool, b"export PATH\n"),
+            )],
+        ],
+    );
     let cache = Arc::new(MemCache::default());
     let opts = ScanOptions {
         cache: Some(cache.clone()),
@@ -605,13 +607,7 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
     );
     // etc/profile is verified by its SHA-1.
     assert_eq!(first.coverage.verified_by_package_db, 1);
-    let stored: Vec<String> = cache
-        .0
-        .lock()
-        .unwrap()
-        .values()
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
+    let stored = cache.entries();
     let layer_with = |path: &str| -> &String {
         let v: Vec<&String> = stored.iter().filter(|v| v.contains(path)).collect();
         assert_eq!(v.len(), 1, "{path}");
@@ -664,12 +660,7 @@ impl customs_image::BlobStore for OnceStore {
 fn a_layer_that_fails_its_second_read_is_a_scan_error() {
     let tool = busybox();
     let dir = tempfile::tempdir().unwrap();
-    let spec = ImageSpec::new(vec![LayerSpec::new(apk_base(&tool))]);
-    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
-    let target = Target::Oci {
-        path: dir.path().to_path_buf(),
-        tag: None,
-    };
+    let (target, _) = oci(dir.path(), vec![apk_base(&tool)]);
     let mut images = open(&target, &OpenOptions::default()).expect("open");
     let mut image = images.remove(0);
     image.store = Arc::new(OnceStore {
@@ -691,28 +682,15 @@ fn a_layer_that_fails_its_second_read_is_a_scan_error() {
 fn a_dpkg_image_is_not_read_again_for_sha1() {
     let root = procps_root();
     let dir = tempfile::tempdir().unwrap();
-    let spec = ImageSpec::new(vec![LayerSpec::new(dpkg_base(&root, &["procps"]))]);
-    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
+    let (target, _) = oci(dir.path(), vec![dpkg_base(&root, &["procps"])]);
     let cache = Arc::new(MemCache::default());
     let opts = ScanOptions {
         cache: Some(cache.clone()),
         ..ScanOptions::default()
     };
-    let out = scan_target(
-        &Target::Oci {
-            path: dir.path().to_path_buf(),
-            tag: None,
-        },
-        &opts,
-    );
+    let out = scan_target(&target, &opts);
     assert!(out.coverage.verified_by_package_db > 0);
-    let stored: Vec<String> = cache
-        .0
-        .lock()
-        .unwrap()
-        .values()
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
+    let stored = cache.entries();
     assert_eq!(stored.len(), 1);
     assert!(stored[0].contains("\"sha1\":false"));
     assert!(!stored[0].contains("\"sha1\":\""), "a file got a SHA-1");
@@ -987,19 +965,29 @@ impl LayerCache for MemCache {
     }
 }
 
+impl MemCache {
+    /// Every stored entry, as text.
+    fn entries(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .unwrap()
+            .values()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+}
+
 #[test]
 fn cached_layers_carry_the_facts() {
     let root = procps_root();
     let dir = tempfile::tempdir().unwrap();
-    let spec = ImageSpec::new(vec![
-        LayerSpec::new(dpkg_base(&root, &["procps", "dash"])),
-        LayerSpec::new(vec![Entry::exec("usr/bin/ps", busybox())]),
-    ]);
-    write_oci_layout(dir.path(), &[("latest", &spec)]).unwrap();
-    let target = Target::Oci {
-        path: dir.path().to_path_buf(),
-        tag: None,
-    };
+    let (target, _) = oci(
+        dir.path(),
+        vec![
+            dpkg_base(&root, &["procps", "dash"]),
+            vec![Entry::exec("usr/bin/ps", busybox())],
+        ],
+    );
     let opts = ScanOptions {
         cache: Some(Arc::new(MemCache::default())),
         ..ScanOptions::default()

@@ -236,6 +236,10 @@ mod tests {
         })
     }
 
+    fn some(literals: &[&str]) -> Option<Vec<String>> {
+        Some(literals.iter().map(|l| l.to_string()).collect())
+    }
+
     fn rule(strings: &str, condition: &str) -> String {
         format!("rule r {{ strings: {strings} condition: {condition} }}")
     }
@@ -244,12 +248,9 @@ mod tests {
 
     #[test]
     fn a_pattern_needs_its_text() {
-        assert_eq!(lits(&rule(S, "$a")), Some(vec!["alpha-lit".into()]));
-        assert_eq!(lits(&rule(S, "$a at 0")), Some(vec!["alpha-lit".into()]));
-        assert_eq!(
-            lits(&rule(S, "$a in (0..100)")),
-            Some(vec!["alpha-lit".into()])
-        );
+        assert_eq!(lits(&rule(S, "$a")), some(&["alpha-lit"]));
+        assert_eq!(lits(&rule(S, "$a at 0")), some(&["alpha-lit"]));
+        assert_eq!(lits(&rule(S, "$a in (0..100)")), some(&["alpha-lit"]));
     }
 
     #[test]
@@ -276,63 +277,51 @@ mod tests {
 
     #[test]
     fn and_takes_either_side_or_takes_both() {
-        assert_eq!(lits(&rule(S, "$r and $a")), Some(vec!["alpha-lit".into()]));
+        assert_eq!(lits(&rule(S, "$r and $a")), some(&["alpha-lit"]));
         assert_eq!(
             lits(&rule(S, "uint32(0) == 0x464c457f and ($a or $b)")),
-            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+            some(&["alpha-lit", "bravo-lit"])
         );
         assert_eq!(
             lits(&rule(S, "$a or ($b and $r)")),
-            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+            some(&["alpha-lit", "bravo-lit"])
         );
         // One side of an `or` proves nothing: the rule can match without any literal.
         assert_eq!(lits(&rule(S, "$a or $r")), None);
         assert_eq!(lits(&rule(S, "$a or uint8(0) == 0")), None);
         // Of two proven sides of an `and`, the one with fewer literals.
-        assert_eq!(
-            lits(&rule(S, "($a or $b) and $c")),
-            Some(vec!["charlie".into()])
-        );
+        assert_eq!(lits(&rule(S, "($a or $b) and $c")), some(&["charlie"]));
     }
 
     #[test]
     fn n_of_needs_a_literal_only_past_the_unproven_items() {
         // Two items prove nothing ($r, $n), so 3 of these four needs $a or $b...
         let set = "3 of ($a, $b, $r, $n)";
-        assert_eq!(
-            lits(&rule(S, set)),
-            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
-        );
+        assert_eq!(lits(&rule(S, set)), some(&["alpha-lit", "bravo-lit"]));
         // ...but 2 of them can be $r and $n.
         assert_eq!(lits(&rule(S, "2 of ($a, $b, $r, $n)")), None);
         assert_eq!(lits(&rule(S, "any of ($a, $r)")), None);
-        assert_eq!(
-            lits(&rule(S, "all of ($a, $r)")),
-            Some(vec!["alpha-lit".into()])
-        );
+        assert_eq!(lits(&rule(S, "all of ($a, $r)")), some(&["alpha-lit"]));
         let wild = r#"$o1 = "option-one" $o2 = "option-two" $x = /z+/"#;
         assert_eq!(
             lits(&rule(wild, "any of ($o*)")),
-            Some(vec!["option-one".into(), "option-two".into()])
+            some(&["option-one", "option-two"])
         );
         // `them` counts the regex too: 1 of them can be the regex alone.
         assert_eq!(lits(&rule(wild, "1 of them")), None);
         assert_eq!(
             lits(&rule(wild, "2 of them")),
-            Some(vec!["option-one".into(), "option-two".into()])
+            some(&["option-one", "option-two"])
         );
         // A pattern named twice counts twice: 2 of these may be $r twice.
         assert_eq!(lits(&rule(S, "2 of ($r, $r, $a)")), None);
-        assert_eq!(
-            lits(&rule(S, "3 of ($r, $r, $a)")),
-            Some(vec!["alpha-lit".into()])
-        );
+        assert_eq!(lits(&rule(S, "3 of ($r, $r, $a)")), some(&["alpha-lit"]));
         assert_eq!(lits(&rule(S, "none of ($a, $b)")), None);
         assert_eq!(lits(&rule(S, "50% of ($a, $b)")), None);
         assert_eq!(lits(&rule(S, "any of ($a, uint8(0) == 1)")), None);
         assert_eq!(
             lits(&rule(S, "any of ($a, $b and $r)")),
-            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
+            some(&["alpha-lit", "bravo-lit"])
         );
     }
 
@@ -343,10 +332,7 @@ mod tests {
             rule(S, "$a"),
             rule(S, "$b").replace("rule r", "rule q")
         );
-        assert_eq!(
-            lits(&two),
-            Some(vec!["alpha-lit".into(), "bravo-lit".into()])
-        );
+        assert_eq!(lits(&two), some(&["alpha-lit", "bravo-lit"]));
         let one_open = format!(
             "{}\n{}",
             rule(S, "$a"),
@@ -360,7 +346,7 @@ mod tests {
             rule(S, "$r"),
             rule(S, "r and $b").replace("rule r {", "rule q {")
         );
-        assert_eq!(lits(&private), Some(vec!["bravo-lit".into()]));
+        assert_eq!(lits(&private), some(&["bravo-lit"]));
         let through = format!(
             "private {}\n{}",
             rule(S, "$a"),

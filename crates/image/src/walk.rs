@@ -14,6 +14,7 @@ use customs_core::{Digest, Skipped};
 
 use crate::blob::{BlobKey, Compression, Mismatch, VerifyingReader, decompress};
 use crate::file_digests::{Digests, Hashers};
+use crate::hash_stage::hash_stage;
 use crate::{Image, ImageError, LayerContent};
 
 /// A tar member path made safe: relative, `.` and `..` resolved inside the image root.
@@ -625,7 +626,7 @@ impl Kept {
 }
 
 /// What the reading thread tells the visiting thread, in tar order.
-enum Event {
+pub(crate) enum Event {
     Anomaly(FileEntry, Anomaly),
     Other(FileEntry),
     /// A regular file starts; its bytes follow as `Data`, then `End` with its digests. A
@@ -636,16 +637,16 @@ enum Event {
 }
 
 /// Bytes per `Data` event.
-const PIPE_CHUNK: usize = 256 << 10;
+pub(crate) const PIPE_CHUNK: usize = 256 << 10;
 /// Events in flight (entries without content, such as directories, cost no bytes).
 const PIPE_DEPTH: usize = 8192;
 /// Content bytes in flight per layer. Bounded by bytes, not events: the reader must be
 /// able to run ahead of one slow file (a 32 MiB binary under the YARA rules) through many
 /// small ones, or the two threads take turns instead of working at once.
-const PIPE_BYTES: usize = 16 << 20;
+pub(crate) const PIPE_BYTES: usize = 16 << 20;
 
 /// Chunks at least this large are reused rather than allocated.
-const RECYCLED: usize = 64 << 10;
+pub(crate) const RECYCLED: usize = 64 << 10;
 /// Reusable chunks kept at most (4 MiB).
 const PIPE_SPARES: usize = 16;
 
@@ -764,38 +765,6 @@ impl Pipe<'_> {
         }
         // The hashing thread fills in the digests.
         self.send(Event::End(Digests::NONE))
-    }
-}
-
-/// The hashing thread, between the reader and the visitor: digests every file as its
-/// chunks go by. Hashing is about as much work as decompressing (MD5 for dpkg, SHA-1 for
-/// apk, sha256 for everything), so it gets a thread of its own.
-fn hash_stage(
-    from: mpsc::Receiver<Event>,
-    to: mpsc::SyncSender<Event>,
-    sha256: bool,
-    choose: DigestChoice,
-) {
-    let mut open: Option<Hashers> = None;
-    for event in from {
-        let event = match event {
-            Event::Begin(entry) => {
-                open = Some(Hashers::new(sha256, choose(&entry)));
-                Event::Begin(entry)
-            }
-            Event::Data(chunk) => {
-                if let Some(h) = &mut open {
-                    h.update(&chunk);
-                }
-                Event::Data(chunk)
-            }
-            Event::End(_) => Event::End(open.take().map_or(Digests::NONE, Hashers::finish)),
-            other => other,
-        };
-        if to.send(event).is_err() {
-            // The visiting side is gone; dropping `from` stops the reader too.
-            return;
-        }
     }
 }
 

@@ -348,7 +348,7 @@ pub fn walk_layer(
             };
             walk_blob(image, index, key, limits, progress, &mut pipe)
         });
-        s.spawn(move || hash_stage(unhashed, hashed, limits.hash_files, digests));
+        s.spawn(move || hash_stage(unhashed, hashed, budget, limits.hash_files, digests));
         let close = CloseOnDrop(budget);
         consume(&received, &recycle, budget, visitor);
         drop(close);
@@ -651,14 +651,14 @@ pub(crate) const RECYCLED: usize = 64 << 10;
 const PIPE_SPARES: usize = 16;
 
 /// Counts the content bytes between the two threads of a layer.
-struct Budget {
+pub(crate) struct Budget {
     /// Bytes in flight, and whether the visiting side is gone.
     state: std::sync::Mutex<(usize, bool)>,
     freed: std::sync::Condvar,
 }
 
 impl Budget {
-    fn new() -> Budget {
+    pub(crate) fn new() -> Budget {
         Budget {
             state: std::sync::Mutex::new((0, false)),
             freed: std::sync::Condvar::new(),
@@ -666,12 +666,17 @@ impl Budget {
     }
 
     /// Waits until `n` more bytes fit (a chunk always fits when nothing is in flight).
-    fn take(&self, n: usize) {
+    pub(crate) fn take(&self, n: usize) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         while !s.1 && s.0 > 0 && s.0 + n > PIPE_BYTES {
             s = self.freed.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         s.0 += n;
+    }
+
+    /// Bytes taken and not yet given back.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).0
     }
 
     fn give(&self, n: usize) {

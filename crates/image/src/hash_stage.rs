@@ -35,8 +35,8 @@ const VISITOR_LOW: usize = 1 << 20;
 
 /// Runs the hashing stage until the reader is done or the visitor has gone.
 pub(crate) fn hash_stage(
-    from: mpsc::Receiver<Event>,
-    to: mpsc::SyncSender<Event>,
+    from: mpsc::Receiver<Vec<Event>>,
+    to: mpsc::SyncSender<Vec<Event>>,
     budget: &Budget,
     sha256: bool,
     choose: DigestChoice,
@@ -47,26 +47,33 @@ pub(crate) fn hash_stage(
         sha256,
         batch: Batch::default(),
         open: None,
+        out: Vec::new(),
     };
-    for event in from {
-        if stage.take(event, choose).is_err() {
+    for packet in from {
+        for event in packet {
+            stage.take(event, choose);
+        }
+        if stage.deliver().is_err() {
             // The visiting side is gone; dropping `from` stops the reader too.
             return;
         }
     }
-    let _ = stage.flush();
+    stage.flush();
+    let _ = stage.deliver();
 }
 
 /// The visitor stopped listening.
 struct Gone;
 
 struct Stage<'b> {
-    to: mpsc::SyncSender<Event>,
+    to: mpsc::SyncSender<Vec<Event>>,
     /// The pipe's byte count, to see when the visitor runs short of work.
     budget: &'b Budget,
     sha256: bool,
     batch: Batch,
     open: Option<OpenFile>,
+    /// Events ready for the visitor, sent as one packet per packet taken.
+    out: Vec<Event>,
 }
 
 /// Events held back, in order, and which of them are files whose MD5 the batch computes.
@@ -92,7 +99,7 @@ enum OpenFile {
 }
 
 impl Stage<'_> {
-    fn take(&mut self, event: Event, choose: DigestChoice) -> Result<(), Gone> {
+    fn take(&mut self, event: Event, choose: DigestChoice) {
         match event {
             Event::Begin(entry) => self.begin(entry, choose),
             Event::Data(chunk) => {
@@ -107,15 +114,15 @@ impl Stage<'_> {
                     None => {}
                 }
                 if self.batch.events.is_empty() {
-                    return self.send(Event::Data(chunk));
+                    self.send(Event::Data(chunk));
+                    return;
                 }
                 self.batch.bytes += chunk.capacity();
                 self.batch.events.push(Event::Data(chunk));
                 if self.batch.bytes > BATCH_BYTES {
                     // Only when a file was larger than its header said.
-                    self.flush()?;
+                    self.flush();
                 }
-                Ok(())
             }
             Event::End(_) => {
                 let (digests, in_batch) = match self.open.take() {
@@ -129,26 +136,26 @@ impl Stage<'_> {
                     }
                 };
                 if self.batch.events.is_empty() {
-                    return self.send(Event::End(digests));
+                    self.send(Event::End(digests));
+                    return;
                 }
                 if in_batch && let Some((_, end)) = self.batch.files.last_mut() {
                     *end = Some(self.batch.events.len());
                 }
                 self.batch.events.push(Event::End(digests));
                 if self.budget.in_flight().saturating_sub(self.batch.bytes) < VISITOR_LOW {
-                    self.flush()?;
+                    self.flush();
                 }
-                Ok(())
             }
             other => self.pass(other),
         }
     }
 
-    fn begin(&mut self, entry: FileEntry, choose: DigestChoice) -> Result<(), Gone> {
+    fn begin(&mut self, entry: FileEntry, choose: DigestChoice) {
         let extra = choose(&entry);
         let small = entry.size <= BATCHED_FILE;
         if !small || self.batch.bytes + most_held(entry.size) > BATCH_BYTES {
-            self.flush()?;
+            self.flush();
         }
         if small && extra.md5 && !extra.sha1 {
             self.open = Some(OpenFile::Batched {
@@ -157,29 +164,38 @@ impl Stage<'_> {
             });
             self.batch.files.push((self.batch.events.len(), None));
             self.batch.events.push(Event::Begin(entry));
-            return Ok(());
+            return;
         }
         self.open = Some(OpenFile::Streamed(Hashers::new(self.sha256, extra)));
-        self.pass(Event::Begin(entry))
+        self.pass(Event::Begin(entry));
     }
 
     /// An event that needs no hashing: behind the batch if there is one.
-    fn pass(&mut self, event: Event) -> Result<(), Gone> {
+    fn pass(&mut self, event: Event) {
         if self.batch.events.is_empty() {
-            self.send(event)
+            self.send(event);
         } else {
             self.batch.events.push(event);
-            Ok(())
         }
     }
 
-    fn send(&self, event: Event) -> Result<(), Gone> {
-        self.to.send(event).map_err(|_| Gone)
+    fn send(&mut self, event: Event) {
+        self.out.push(event);
+    }
+
+    /// Sends the events ready for the visitor.
+    fn deliver(&mut self) -> Result<(), Gone> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        self.to
+            .send(std::mem::take(&mut self.out))
+            .map_err(|_| Gone)
     }
 
     /// Computes the MD5s of the batch's ended files, sends its events on, and empties it. A
     /// batched file still open carries on with MD5 of its own.
-    fn flush(&mut self) -> Result<(), Gone> {
+    fn flush(&mut self) {
         let batch = std::mem::take(&mut self.batch);
         let mut events = batch.events;
         let pieces = |begin: usize, end: usize| -> Vec<&[u8]> {
@@ -216,10 +232,7 @@ impl Stage<'_> {
                 digests.md5 = Some(md5);
             }
         }
-        for event in events {
-            self.send(event)?;
-        }
-        Ok(())
+        self.out.extend(events);
     }
 }
 
@@ -349,15 +362,39 @@ mod tests {
         (input, want)
     }
 
+    /// The hashing stage over `input`, sent in packets of 1, 3 and 64 events in turn.
     fn run(input: Vec<Event>) -> Vec<Seen> {
         let (tx, from) = mpsc::sync_channel(input.len() + 1);
         let (to, rx) = mpsc::sync_channel(input.len() + 1);
-        for e in input {
-            tx.send(e).unwrap();
+        let mut input = input.into_iter().peekable();
+        for size in [1, 3, 64].into_iter().cycle() {
+            if input.peek().is_none() {
+                break;
+            }
+            tx.send(input.by_ref().take(size).collect()).unwrap();
         }
         drop(tx);
         hash_stage(from, to, &busy(), true, choose);
-        rx.into_iter().map(|e| seen(&e)).collect()
+        rx.into_iter().flatten().map(|e| seen(&e)).collect()
+    }
+
+    fn stage(budget: &Budget) -> (Stage<'_>, mpsc::Receiver<Vec<Event>>) {
+        let (to, rx) = mpsc::sync_channel(1000);
+        let stage = Stage {
+            to,
+            budget,
+            sha256: true,
+            batch: Batch::default(),
+            open: None,
+            out: Vec::new(),
+        };
+        (stage, rx)
+    }
+
+    /// What the stage has sent on, as events.
+    fn sent(stage: &mut Stage<'_>, rx: &mpsc::Receiver<Vec<Event>>) -> Vec<Seen> {
+        assert!(stage.deliver().is_ok());
+        rx.try_iter().flatten().map(|e| seen(&e)).collect()
     }
 
     fn check(files: &[File], ended: bool) {
@@ -405,17 +442,10 @@ mod tests {
         files.push(file("md5/after", 5000));
         check(&files, true);
         // Held back, the file would hold the pipe's whole budget and stop the reader.
-        let (to, _rx) = mpsc::sync_channel(1000);
         let busy = busy();
-        let mut stage = Stage {
-            to,
-            budget: &busy,
-            sha256: true,
-            batch: Batch::default(),
-            open: None,
-        };
+        let (mut stage, _rx) = stage(&busy);
         for e in events(&files, true).0 {
-            assert!(stage.take(e, choose).is_ok());
+            stage.take(e, choose);
             assert!(stage.batch.bytes <= BATCH_BYTES);
         }
     }
@@ -434,51 +464,33 @@ mod tests {
     /// on before its own events.
     #[test]
     fn small_md5_files_wait_for_a_batch_and_a_large_file_sends_it() {
-        let (to, rx) = mpsc::sync_channel(1000);
         let busy = busy();
-        let mut stage = Stage {
-            to,
-            budget: &busy,
-            sha256: true,
-            batch: Batch::default(),
-            open: None,
-        };
+        let (mut stage, rx) = stage(&busy);
         let (input, _) = events(&[file("md5/a", 10), file("plain/b", 10)], true);
         for e in input {
-            assert!(stage.take(e, choose).is_ok());
+            stage.take(e, choose);
         }
-        assert!(
-            rx.try_recv().is_ok(),
-            "the directory before the batch goes on"
-        );
-        assert!(rx.try_recv().is_err(), "the MD5 file waits");
+        // Only the directory before the MD5 file goes on; the file waits.
+        assert_eq!(sent(&mut stage, &rx), [Seen::Other("dir0/".into())]);
         assert_eq!(stage.batch.files.len(), 1);
         assert_eq!(stage.batch.events.len(), 7);
         let big = entry("plain/big", BATCHED_FILE + 1);
-        assert!(stage.take(Event::Begin(big), choose).is_ok());
+        stage.take(Event::Begin(big), choose);
         assert!(stage.batch.events.is_empty());
-        assert_eq!(rx.try_iter().count(), 8);
+        assert_eq!(sent(&mut stage, &rx).len(), 8);
     }
 
     /// When little is queued for the visitor, a batch does not wait to fill: it goes on as
     /// soon as a file in it ends, or the visitor would sit idle.
     #[test]
     fn a_visitor_short_of_work_gets_the_batch_when_a_file_ends() {
-        let (to, rx) = mpsc::sync_channel(1000);
         let idle = Budget::new();
-        let mut stage = Stage {
-            to,
-            budget: &idle,
-            sha256: true,
-            batch: Batch::default(),
-            open: None,
-        };
+        let (mut stage, rx) = stage(&idle);
         let (input, want) = events(&[file("md5/a", 10)], true);
         for e in input {
-            assert!(stage.take(e, choose).is_ok());
+            stage.take(e, choose);
         }
         assert!(stage.batch.events.is_empty());
-        let got: Vec<Seen> = rx.try_iter().map(|e| seen(&e)).collect();
-        assert_eq!(got, want);
+        assert_eq!(sent(&mut stage, &rx), want);
     }
 }

@@ -342,11 +342,17 @@ pub fn walk_layer(
         let budget = &budget;
         let reader = s.spawn(move || {
             let mut pipe = Pipe {
-                events,
+                packets: events,
+                pending: Vec::new(),
+                pending_bytes: 0,
                 spare,
                 budget,
             };
-            walk_blob(image, index, key, limits, progress, &mut pipe)
+            let walked = walk_blob(image, index, key, limits, progress, &mut pipe);
+            // What was found before an error goes on too; if the other side is gone, so
+            // is whoever would read it.
+            let _ = pipe.flush();
+            walked
         });
         s.spawn(move || hash_stage(unhashed, hashed, budget, limits.hash_files, digests));
         let close = CloseOnDrop(budget);
@@ -638,8 +644,14 @@ pub(crate) enum Event {
 
 /// Bytes per `Data` event.
 pub(crate) const PIPE_CHUNK: usize = 256 << 10;
-/// Events in flight (entries without content, such as directories, cost no bytes).
-const PIPE_DEPTH: usize = 8192;
+/// Events go between the threads in packets of up to this many, or up to [`PACKET_BYTES`]
+/// of content: one channel operation (and maybe one wake-up) per packet instead of per
+/// event.
+const PACKET_EVENTS: usize = 64;
+const PACKET_BYTES: usize = 256 << 10;
+/// Packets in flight, so at most 8192 events (entries without content, such as
+/// directories, cost no bytes).
+const PIPE_DEPTH: usize = 8192 / PACKET_EVENTS;
 /// Content bytes in flight per layer. Bounded by bytes, not events: the reader must be
 /// able to run ahead of one slow file (a 32 MiB binary under the YARA rules) through many
 /// small ones, or the two threads take turns instead of working at once.
@@ -674,6 +686,16 @@ impl Budget {
         s.0 += n;
     }
 
+    /// Takes `n` bytes if that needs no wait.
+    fn try_take(&self, n: usize) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !s.1 && s.0 > 0 && s.0 + n > PIPE_BYTES {
+            return false;
+        }
+        s.0 += n;
+        true
+    }
+
     /// Bytes taken and not yet given back.
     pub(crate) fn in_flight(&self) -> usize {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0
@@ -703,16 +725,34 @@ impl Drop for CloseOnDrop<'_> {
 
 /// The reading thread's end of the pipe: where the tar walk sends what it finds.
 struct Pipe<'b> {
-    events: mpsc::SyncSender<Event>,
+    packets: mpsc::SyncSender<Vec<Event>>,
+    /// Events not sent yet, and their content bytes.
+    pending: Vec<Event>,
+    pending_bytes: usize,
     /// Buffers the visiting thread is done with, reused so chunks are not reallocated.
     spare: mpsc::Receiver<Vec<u8>>,
     budget: &'b Budget,
 }
 
 impl Pipe<'_> {
-    fn send(&self, event: Event) -> io::Result<()> {
-        self.events
-            .send(event)
+    fn send(&mut self, event: Event) -> io::Result<()> {
+        if let Event::Data(chunk) = &event {
+            self.pending_bytes += chunk.len();
+        }
+        self.pending.push(event);
+        if self.pending.len() >= PACKET_EVENTS || self.pending_bytes >= PACKET_BYTES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.pending_bytes = 0;
+        self.packets
+            .send(std::mem::take(&mut self.pending))
             .map_err(|_| io::Error::other("the visiting thread stopped"))
     }
 
@@ -754,8 +794,12 @@ impl Pipe<'_> {
             }
             chunk.truncate(filled);
             left = left.saturating_sub(filled as u64);
-            // Counted by capacity: that is the memory the chunk holds.
-            self.budget.take(chunk.capacity());
+            // Counted by capacity: that is the memory the chunk holds. Before waiting for
+            // room, the events held here go on: the room may be waiting for them.
+            if !self.budget.try_take(chunk.capacity()) {
+                self.flush()?;
+                self.budget.take(chunk.capacity());
+            }
             self.send(Event::Data(chunk))?;
         }
         if left > 0 {
@@ -776,7 +820,7 @@ impl Pipe<'_> {
 /// The visiting thread: keeps each file's leading bytes and tells `visitor`, until the
 /// reader is done.
 fn consume(
-    events: &mpsc::Receiver<Event>,
+    packets: &mpsc::Receiver<Vec<Event>>,
     recycle: &mpsc::SyncSender<Vec<u8>>,
     budget: &Budget,
     visitor: &mut dyn Visitor,
@@ -787,7 +831,7 @@ fn consume(
     // file, so the next large file does not map (and fault in) fresh pages.
     let mut many: Vec<u8> = Vec::new();
     let mut open: Option<(FileEntry, Kept)> = None;
-    for event in events {
+    for event in packets.iter().flatten() {
         match event {
             Event::Anomaly(entry, anomaly) => visitor.anomaly(&entry, anomaly),
             Event::Other(entry) => visitor.other(&entry),
@@ -1017,6 +1061,56 @@ mod tests {
             let _ = done.send(());
         });
         taken
+    }
+
+    /// Events the reader holds for its next packet go on before it waits for room in the
+    /// pipe: the other side may need them to make that room.
+    #[test]
+    fn the_reader_sends_what_it_holds_before_waiting_for_room() {
+        use std::time::Duration;
+        let budget = Budget::new();
+        budget.take(PIPE_BYTES);
+        let (packets, received) = mpsc::sync_channel(PIPE_DEPTH);
+        let (_recycle, spare) = mpsc::sync_channel(PIPE_SPARES);
+        let mut pipe = Pipe {
+            packets,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            spare,
+            budget: &budget,
+        };
+        let dir = FileEntry {
+            path: "etc/".into(),
+            kind: EntryKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            size: 0,
+            link: None,
+            layer: 0,
+        };
+        let file = FileEntry {
+            path: "etc/big".into(),
+            kind: EntryKind::File,
+            size: 100_000,
+            ..dir.clone()
+        };
+        assert!(pipe.other(&dir).is_ok());
+        std::thread::scope(|s| {
+            let reader = s.spawn(move || {
+                let content = vec![7u8; 100_000];
+                pipe.file(&file, &mut content.as_slice())
+                    .and_then(|()| pipe.flush())
+            });
+            let first = received.recv_timeout(Duration::from_secs(5));
+            // Room, so the reader finishes even if the assertion below fails.
+            budget.give(PIPE_BYTES);
+            let first = first.expect("the held events arrive while the reader waits");
+            assert!(matches!(&first[..], [Event::Other(e), Event::Begin(_)] if e.path == "etc/"));
+            assert!(reader.join().unwrap().is_ok());
+        });
+        let rest: Vec<Event> = received.try_iter().flatten().collect();
+        assert!(matches!(&rest[..], [Event::Data(d), Event::End(_)] if d.len() == 100_000));
     }
 
     /// The reader waits when the layer's bytes in flight are used up, goes on when the

@@ -1,5 +1,6 @@
 //! The digests of one file while its bytes go by: sha256 of every file, MD5 and SHA-1 of
-//! the files package databases describe.
+//! the files package databases describe. (Small files that need MD5 get it eight at a time
+//! instead, in `md5_lanes`; this is the path for the rest.)
 //!
 //! A file that needs all three is fed to them one 64-byte block at a time, each hash in
 //! turn, rather than the whole chunk to MD5, then to SHA-1, then to sha256. MD5's rounds are

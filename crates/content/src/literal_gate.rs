@@ -324,7 +324,16 @@ mod tests {
     }
 
     fn rule(strings: &str, condition: &str) -> String {
-        format!("rule r {{ strings: {strings} condition: {condition} }}")
+        named("r", strings, condition)
+    }
+
+    fn named(name: &str, strings: &str, condition: &str) -> String {
+        format!("rule {name} {{ strings: {strings} condition: {condition} }}")
+    }
+
+    /// Two public rules, `r` and `q`, with the same strings.
+    fn pair(strings: &str, r: &str, q: &str) -> String {
+        format!("{}\n{}", rule(strings, r), named("q", strings, q))
     }
 
     const S: &str = r#"$a = "alpha-lit" $b = "bravo-lit" $c = "charlie" $r = /x[0-9]+y/ $n = "nocase-lit" nocase $w = "wide-lit" wide $s = "abc""#;
@@ -410,31 +419,16 @@ mod tests {
 
     #[test]
     fn a_file_is_gated_only_if_every_public_rule_is() {
-        let two = format!(
-            "{}\n{}",
-            rule(S, "$a"),
-            rule(S, "$b").replace("rule r", "rule q")
+        assert_eq!(
+            lits(&pair(S, "$a", "$b")),
+            some(&["alpha-lit", "bravo-lit"])
         );
-        assert_eq!(lits(&two), some(&["alpha-lit", "bravo-lit"]));
-        let one_open = format!(
-            "{}\n{}",
-            rule(S, "$a"),
-            rule(S, "$r").replace("rule r", "rule q")
-        );
-        assert_eq!(lits(&one_open), None);
+        assert_eq!(lits(&pair(S, "$a", "$r")), None);
         // A private helper rule makes no finding of its own; a public rule using it proves
         // nothing through it.
-        let private = format!(
-            "private {}\n{}",
-            rule(S, "$r"),
-            rule(S, "r and $b").replace("rule r {", "rule q {")
-        );
+        let private = format!("private {}\n{}", rule(S, "$r"), named("q", S, "r and $b"));
         assert_eq!(lits(&private), some(&["bravo-lit"]));
-        let through = format!(
-            "private {}\n{}",
-            rule(S, "$a"),
-            rule(S, "r").replace("rule r {", "rule q {")
-        );
+        let through = format!("private {}\n{}", rule(S, "$a"), named("q", S, "r"));
         assert_eq!(lits(&through), None);
         assert_eq!(lits("private rule p { condition: true }"), None);
         assert_eq!(lits("rule broken { condition: "), None);
@@ -469,27 +463,32 @@ mod tests {
         assert!(!elf.admits(b"\x7fEL"));
     }
 
-    fn prefix(src: &str) -> Option<Vec<u8>> {
-        necessary_prefix(src)
-    }
-
     #[test]
     fn a_test_of_the_first_bytes_every_rule_makes_is_a_prefix() {
         let elf = Some(b"\x7fELF".to_vec());
         let s = r#"$a = "lolMiner""#;
-        assert_eq!(prefix(&rule(s, "uint32(0) == 0x464c457f and $a")), elf);
-        assert_eq!(prefix(&rule(s, "$a and 0x464c457f == uint32(0)")), elf);
-        assert_eq!(prefix(&rule(s, "uint32be(0) == 0x7f454c46 and $a")), elf);
         assert_eq!(
-            prefix(&rule(s, "uint16(0) == 0x5a4d and $a")),
+            necessary_prefix(&rule(s, "uint32(0) == 0x464c457f and $a")),
+            elf
+        );
+        assert_eq!(
+            necessary_prefix(&rule(s, "$a and 0x464c457f == uint32(0)")),
+            elf
+        );
+        assert_eq!(
+            necessary_prefix(&rule(s, "uint32be(0) == 0x7f454c46 and $a")),
+            elf
+        );
+        assert_eq!(
+            necessary_prefix(&rule(s, "uint16(0) == 0x5a4d and $a")),
             Some(b"MZ".to_vec())
         );
         assert_eq!(
-            prefix(&rule(s, "uint8(0) == 0x23 and $a")),
+            necessary_prefix(&rule(s, "uint8(0) == 0x23 and $a")),
             Some(b"#".to_vec())
         );
         assert_eq!(
-            prefix(&rule(
+            necessary_prefix(&rule(
                 s,
                 "(uint32(0) == 0x464c457f and $a) or (uint32(0) == 0x464c457f)"
             )),
@@ -500,7 +499,7 @@ mod tests {
             "{} rule s {{ condition: uint32(0) == 0x464c457f }} private rule p {{ condition: true }}",
             rule(s, "uint32(0) == 0x464c457f and $a")
         );
-        assert_eq!(prefix(&two), elf);
+        assert_eq!(necessary_prefix(&two), elf);
     }
 
     #[test]
@@ -516,22 +515,16 @@ mod tests {
             "uint32(0) == 0x464c457f or uint16(0) == 0x5a4d",
             "not uint32(0) == 0x464c457f and $a",
         ] {
-            assert_eq!(prefix(&rule(s, condition)), None, "{condition}");
+            assert_eq!(necessary_prefix(&rule(s, condition)), None, "{condition}");
         }
         // Two rules with different first bytes, or one without.
-        let mixed = format!(
-            "{} {}",
-            rule(s, "uint32(0) == 0x464c457f and $a"),
-            rule(s, "uint16(0) == 0x5a4d and $a").replace("rule r", "rule q")
+        let elf_and = "uint32(0) == 0x464c457f and $a";
+        assert_eq!(
+            necessary_prefix(&pair(s, elf_and, "uint16(0) == 0x5a4d and $a")),
+            None
         );
-        assert_eq!(prefix(&mixed), None);
-        let one_without = format!(
-            "{} {}",
-            rule(s, "uint32(0) == 0x464c457f and $a"),
-            rule(s, "$a").replace("rule r", "rule q")
-        );
-        assert_eq!(prefix(&one_without), None);
-        assert_eq!(prefix("rule r { condition: uint32(0) == "), None);
+        assert_eq!(necessary_prefix(&pair(s, elf_and, "$a")), None);
+        assert_eq!(necessary_prefix("rule r { condition: uint32(0) == "), None);
     }
 
     #[test]

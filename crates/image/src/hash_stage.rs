@@ -249,6 +249,7 @@ fn most_held(size: u64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use customs_test_support::noise;
     use sha2::{Digest as _, Sha256};
 
     use super::*;
@@ -301,18 +302,6 @@ mod tests {
         }
     }
 
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x: u32 = 0x9e37_79b9 ^ seed.wrapping_mul(0x85eb_ca6b);
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
-
     /// One input file: its path, the size its header gives, and its bytes.
     struct File {
         path: String,
@@ -324,7 +313,7 @@ mod tests {
         File {
             path: path.into(),
             header: len as u64,
-            data: bytes(len, len as u32 ^ path.len() as u32),
+            data: noise(len, len as u32 ^ path.len() as u32),
         }
     }
 

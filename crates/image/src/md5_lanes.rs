@@ -439,21 +439,10 @@ mod avx2 {
 
 #[cfg(test)]
 mod tests {
+    use customs_test_support::noise;
+
     use super::*;
     use md5::Digest as _;
-
-    /// Deterministic bytes that are not periodic within a block.
-    fn bytes(n: usize, seed: u32) -> Vec<u8> {
-        let mut x: u32 = 0x9e37_79b9 ^ seed;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
 
     fn reference(pieces: &[&[u8]]) -> [u8; 16] {
         let mut h = md5::Md5::new();
@@ -477,7 +466,7 @@ mod tests {
     /// end at every offset and take new files mid-batch.
     #[test]
     fn every_length_in_one_batch() {
-        let data: Vec<Vec<u8>> = (0..=300).map(|n| bytes(n, n as u32)).collect();
+        let data: Vec<Vec<u8>> = (0..=300).map(|n| noise(n, n as u32)).collect();
         let files: Vec<Vec<&[u8]>> = data.iter().map(|d| vec![d.as_slice()]).collect();
         check(&files);
     }
@@ -485,7 +474,7 @@ mod tests {
     /// Pieces that split blocks anywhere, empty pieces, and files of no bytes at all.
     #[test]
     fn any_split_into_pieces() {
-        let data = bytes(1000, 7);
+        let data = noise(1000, 7);
         let mut files: Vec<Vec<&[u8]>> = Vec::new();
         for len in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 500, 1000] {
             let d = &data[..len];
@@ -502,7 +491,7 @@ mod tests {
     /// Fewer files than lanes, one file, and none.
     #[test]
     fn small_batches() {
-        let data = bytes(5000, 3);
+        let data = noise(5000, 3);
         for n in 0..=LANES + 1 {
             let files: Vec<Vec<&[u8]>> = (0..n).map(|i| vec![&data[..i * 517]]).collect();
             check(&files);
@@ -513,8 +502,8 @@ mod tests {
     /// alone on the single-file path.
     #[test]
     fn one_long_file_finishes_alone() {
-        let long = bytes(100_000, 1);
-        let short = bytes(200, 2);
+        let long = noise(100_000, 1);
+        let short = noise(200, 2);
         let mut files: Vec<Vec<&[u8]>> = vec![long.chunks(4096).collect()];
         files.extend((0..20).map(|i| vec![&short[..i * 10]]));
         check(&files);

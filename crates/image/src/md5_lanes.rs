@@ -399,37 +399,24 @@ mod avx2 {
                 _mm256_xor_si256($y, _mm256_or_si256($x, _mm256_xor_si256($z, ones)))
             };
         }
-        for j in 0..4 {
-            let i = 4 * j;
-            step!(a, b, f!(b, c, d), i, i, 7);
-            step!(d, a, f!(a, b, c), i + 1, i + 1, 12);
-            step!(c, d, f!(d, a, b), i + 2, i + 2, 17);
-            step!(b, c, f!(c, d, a), i + 3, i + 3, 22);
+        // A round: 16 steps of one function, the message word of step i at index m(i), the
+        // four rotations repeating.
+        macro_rules! round {
+            ($fun:ident, $first:expr, $m:expr, $s0:literal, $s1:literal, $s2:literal, $s3:literal) => {
+                let m = $m;
+                for j in 0..4 {
+                    let i = $first + 4 * j;
+                    step!(a, b, $fun!(b, c, d), i, m(i), $s0);
+                    step!(d, a, $fun!(a, b, c), i + 1, m(i + 1), $s1);
+                    step!(c, d, $fun!(d, a, b), i + 2, m(i + 2), $s2);
+                    step!(b, c, $fun!(c, d, a), i + 3, m(i + 3), $s3);
+                }
+            };
         }
-        for j in 0..4 {
-            let i = 16 + 4 * j;
-            let m = |i: usize| (5 * i + 1) % 16;
-            step!(a, b, g!(b, c, d), i, m(i), 5);
-            step!(d, a, g!(a, b, c), i + 1, m(i + 1), 9);
-            step!(c, d, g!(d, a, b), i + 2, m(i + 2), 14);
-            step!(b, c, g!(c, d, a), i + 3, m(i + 3), 20);
-        }
-        for j in 0..4 {
-            let i = 32 + 4 * j;
-            let m = |i: usize| (3 * i + 5) % 16;
-            step!(a, b, h!(b, c, d), i, m(i), 4);
-            step!(d, a, h!(a, b, c), i + 1, m(i + 1), 11);
-            step!(c, d, h!(d, a, b), i + 2, m(i + 2), 16);
-            step!(b, c, h!(c, d, a), i + 3, m(i + 3), 23);
-        }
-        for j in 0..4 {
-            let i = 48 + 4 * j;
-            let m = |i: usize| (7 * i) % 16;
-            step!(a, b, i!(b, c, d), i, m(i), 6);
-            step!(d, a, i!(a, b, c), i + 1, m(i + 1), 10);
-            step!(c, d, i!(d, a, b), i + 2, m(i + 2), 15);
-            step!(b, c, i!(c, d, a), i + 3, m(i + 3), 21);
-        }
+        round!(f, 0, |i: usize| i, 7, 12, 17, 22);
+        round!(g, 16, |i: usize| (5 * i + 1) % 16, 5, 9, 14, 20);
+        round!(h, 32, |i: usize| (3 * i + 5) % 16, 4, 11, 16, 23);
+        round!(i, 48, |i: usize| (7 * i) % 16, 6, 10, 15, 21);
         for (s, v) in state.iter_mut().zip([a, b, c, d]) {
             let sum = _mm256_add_epi32(load_lanes(s), v);
             store_lanes(s, sum);

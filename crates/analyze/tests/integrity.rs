@@ -84,6 +84,20 @@ fn hits(out: &ScanOutcome) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Scans `target` again with the cache `opts` holds: every layer must come from the cache
+/// and give the findings `first` gave.
+fn rescan_from_cache(target: &Target, opts: &ScanOptions, first: &ScanOutcome) -> ScanOutcome {
+    let second = scan_target(target, opts);
+    assert!(
+        second
+            .cache
+            .iter()
+            .all(|c| *c == customs_analyze::CacheUse::Hit)
+    );
+    assert_eq!(hits(first), hits(&second));
+    second
+}
+
 fn busybox() -> Vec<u8> {
     std::fs::read("/bin/busybox")
         .expect("/bin/busybox is missing: apt-get install busybox-static (see README)")
@@ -619,14 +633,7 @@ fn apk_sha1_is_read_again_when_the_database_turns_up() {
     );
     assert!(layer_with("site-packages/app.py").contains("\"sha1\":false"));
     assert!(layer_with("\"lib/apk/db/installed\"").contains("\"sha1\":false"));
-    let second = scan_target(&target, &opts);
-    assert!(
-        second
-            .cache
-            .iter()
-            .all(|c| *c == customs_analyze::CacheUse::Hit)
-    );
-    assert_eq!(hits(&first), hits(&second));
+    let second = rescan_from_cache(&target, &opts, &first);
     assert_eq!(second.coverage.verified_by_package_db, 1);
 }
 
@@ -993,14 +1000,7 @@ fn cached_layers_carry_the_facts() {
         ..ScanOptions::default()
     };
     let first = scan_target(&target, &opts);
-    let second = scan_target(&target, &opts);
-    assert!(
-        second
-            .cache
-            .iter()
-            .all(|c| *c == customs_analyze::CacheUse::Hit)
-    );
-    assert_eq!(hits(&first), hits(&second));
+    let second = rescan_from_cache(&target, &opts, &first);
     assert_eq!(
         hits(&second),
         [("package-file-modified".into(), "usr/bin/ps".into())]

@@ -263,16 +263,7 @@ mod tests {
     }
 
     fn entry(path: &str, size: u64) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            kind: EntryKind::File,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            size,
-            link: None,
-            layer: 0,
-        }
+        FileEntry::test(path, EntryKind::File, size)
     }
 
     /// MD5 for files under `md5/`, SHA-1 (and MD5) under `both/`, nothing more elsewhere.

@@ -167,6 +167,23 @@ pub trait Visitor {
     fn anomaly(&mut self, entry: &FileEntry, anomaly: Anomaly);
 }
 
+#[cfg(test)]
+impl FileEntry {
+    /// An entry of layer 0 owned by root, for the crate's tests.
+    pub(crate) fn test(path: &str, kind: EntryKind, size: u64) -> FileEntry {
+        FileEntry {
+            path: path.into(),
+            kind,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            link: None,
+            layer: 0,
+        }
+    }
+}
+
 /// Paths a layer adds and deletes, to tell later which layer deleted a file.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct LayerRecord {
@@ -1079,22 +1096,8 @@ mod tests {
             spare,
             budget: &budget,
         };
-        let dir = FileEntry {
-            path: "etc/".into(),
-            kind: EntryKind::Dir,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            size: 0,
-            link: None,
-            layer: 0,
-        };
-        let file = FileEntry {
-            path: "etc/big".into(),
-            kind: EntryKind::File,
-            size: 100_000,
-            ..dir.clone()
-        };
+        let dir = FileEntry::test("etc/", EntryKind::Dir, 0);
+        let file = FileEntry::test("etc/big", EntryKind::File, 100_000);
         assert!(pipe.other(&dir).is_ok());
         std::thread::scope(|s| {
             let reader = s.spawn(move || {

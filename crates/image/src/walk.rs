@@ -697,16 +697,22 @@ impl Budget {
     /// Waits until `n` more bytes fit (a chunk always fits when nothing is in flight).
     pub(crate) fn take(&self, n: usize) {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        while !s.1 && s.0 > 0 && s.0 + n > PIPE_BYTES {
+        while Budget::must_wait(*s, n) {
             s = self.freed.wait(s).unwrap_or_else(|p| p.into_inner());
         }
         s.0 += n;
     }
 
+    /// Whether taking `n` more bytes waits: while the visiting side is there, something is
+    /// in flight, and `n` more would not fit.
+    fn must_wait((in_flight, closed): (usize, bool), n: usize) -> bool {
+        !closed && in_flight > 0 && in_flight + n > PIPE_BYTES
+    }
+
     /// Takes `n` bytes if that needs no wait.
     fn try_take(&self, n: usize) -> bool {
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if !s.1 && s.0 > 0 && s.0 + n > PIPE_BYTES {
+        if Budget::must_wait(*s, n) {
             return false;
         }
         s.0 += n;

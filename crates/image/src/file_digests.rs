@@ -8,10 +8,10 @@
 //! instructions of the same block close behind it, the core runs them side by side. On the
 //! benchmark machine that is 370 MB/s for the three together instead of 296 (see
 //! `bench/README.md`). All three are Merkle–Damgård hashes over 64-byte blocks with the same
-//! padding, so the compression functions of the RustCrypto crates are all this needs; the
-//! tests check every length against the crates' own `Digest` implementations.
+//! padding, so block functions are all this needs: the RustCrypto crates' for the SHAs,
+//! `md5_block`'s for MD5 (faster than `md-5`'s); the tests check every length against the
+//! crates' own `Digest` implementations.
 
-use md5::block_api::compress as md5_compress;
 use sha1::block_api::compress as sha1_compress;
 use sha2::digest::consts::U64;
 use sha2::digest::generic_array::GenericArray;
@@ -19,6 +19,7 @@ use sha2::{Digest as _, Sha256};
 
 use customs_core::Digest;
 
+use crate::md5_block::compress as md5_compress;
 use crate::walk::ExtraDigests;
 
 const BLOCK: usize = 64;

@@ -19,6 +19,7 @@ mod error;
 mod file_digests;
 mod hash_stage;
 pub mod manifest;
+mod md5_block;
 mod md5_lanes;
 mod oci;
 pub mod registry;

@@ -88,6 +88,72 @@ fn rules_see_shared_objects_and_files_deleted_later() {
     );
 }
 
+/// A layer that writes the same bytes again (what `RUN chown -R` does to every file it
+/// touches) and a copy under another path: the analyzer scans the content once and reuses
+/// its matches, and each copy is still a finding of its own, in its own layer.
+#[test]
+fn copies_of_a_file_are_each_reported_in_their_layer() {
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("mine.yar"), RULE).unwrap();
+    let bundle = Bundle::embedded()
+        .unwrap()
+        .with_user_dir(rules.path())
+        .unwrap();
+    let analyzers = Analyzers::from_bundle(&bundle).unwrap();
+    // Large enough to be remembered by content.
+    let mut so = b"\x7fELF\x02\x01\x01".to_vec();
+    so.resize(64 << 10, 0);
+    so[40_000..40_022].copy_from_slice(b"zq-customs-yara-marker");
+    let spec = ImageSpec::new(vec![
+        LayerSpec::new(vec![
+            Entry::dir("usr"),
+            Entry::dir("usr/lib"),
+            Entry::exec("usr/lib/x.so", so.clone()),
+        ]),
+        LayerSpec::new(vec![
+            Entry::dir("usr"),
+            Entry::dir("usr/lib"),
+            Entry::exec("usr/lib/x.so", so.clone()),
+            Entry::dir("opt"),
+            Entry::exec("opt/copy.so", so),
+        ]),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let info = write_oci_layout(dir.path(), &[("v1", &spec)]).unwrap();
+    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
+    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
+    let layers = &info.layer_digests[0];
+    for jobs in [1, 2] {
+        let opts = ScanOptions {
+            jobs,
+            ..ScanOptions::default()
+        };
+        let outcome = scan_image(&image, &analyzers, &opts, &NoProgress);
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        let mut hits: Vec<(&str, &str, &str)> = outcome
+            .findings
+            .iter()
+            .filter(|f| f.rule == "zq-test-marker")
+            .map(|f| {
+                (
+                    f.layer.as_deref().unwrap(),
+                    f.path.as_deref().unwrap(),
+                    f.evidence.as_str(),
+                )
+            })
+            .collect();
+        hits.sort();
+        let evidence = "rule Zq_Marker: $m at 0x9c40 \"zq-customs-yara-marker\"";
+        let mut want = vec![
+            (layers[0].as_str(), "usr/lib/x.so", evidence),
+            (layers[1].as_str(), "opt/copy.so", evidence),
+            (layers[1].as_str(), "usr/lib/x.so", evidence),
+        ];
+        want.sort();
+        assert_eq!(hits, want, "jobs {jobs}");
+    }
+}
+
 /// Layers are read on threads of their own (and `jobs` at a time); the result must not
 /// depend on how many run at once. Every rule sample of `tests/rules/` (matches and near
 /// misses) is spread over four layers, some deleted again in a later one, and the image is

@@ -5,7 +5,7 @@ use customs_analyze::{Analyzers, ScanOptions, scan_image};
 use customs_content::Bundle;
 use customs_core::Severity;
 use customs_image::walk::NoProgress;
-use customs_image::{OpenOptions, Target, open};
+use customs_image::{Image, OpenOptions, Target, open};
 use customs_test_support::fixtures::{Entry, ImageSpec, LayerSpec, write_oci_layout};
 
 const RULE: &str = r#"
@@ -22,15 +22,30 @@ rule Zq_Marker {
 }
 "#;
 
-#[test]
-fn rules_see_shared_objects_and_files_deleted_later() {
+/// The shipped analyzers with [`RULE`] added the way `--rules DIR` adds it.
+fn with_marker_rule() -> Analyzers {
     let rules = tempfile::tempdir().unwrap();
     std::fs::write(rules.path().join("mine.yar"), RULE).unwrap();
     let bundle = Bundle::embedded()
         .unwrap()
         .with_user_dir(rules.path())
         .unwrap();
-    let analyzers = Analyzers::from_bundle(&bundle).unwrap();
+    Analyzers::from_bundle(&bundle).unwrap()
+}
+
+/// `spec` written as an OCI layout and opened: the directory (keep it while scanning), the
+/// image and its layer digests.
+fn image_of(spec: &ImageSpec) -> (tempfile::TempDir, Image, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let info = write_oci_layout(dir.path(), &[("v1", spec)]).unwrap();
+    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
+    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
+    (dir, image, info.layer_digests[0].clone())
+}
+
+#[test]
+fn rules_see_shared_objects_and_files_deleted_later() {
+    let analyzers = with_marker_rule();
     assert!(analyzers.versions().contains(&"yara@1".to_string()));
 
     let so = [
@@ -51,10 +66,7 @@ fn rules_see_shared_objects_and_files_deleted_later() {
         ]),
         LayerSpec::new(vec![Entry::Whiteout("tmp/payload".into())]),
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let info = write_oci_layout(dir.path(), &[("v1", &spec)]).unwrap();
-    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
-    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
+    let (_dir, image, layers) = image_of(&spec);
     let outcome = scan_image(&image, &analyzers, &ScanOptions::default(), &NoProgress);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
 
@@ -66,7 +78,6 @@ fn rules_see_shared_objects_and_files_deleted_later() {
     hits.sort_by_key(|f| f.path.clone());
     let paths: Vec<_> = hits.iter().map(|f| f.path.as_deref().unwrap()).collect();
     assert_eq!(paths, ["tmp/payload", "usr/lib/x.so"]);
-    let layers = &info.layer_digests[0];
     for f in &hits {
         assert_eq!(f.severity, Severity::High);
         assert_eq!(f.attack, ["T1204.003", "T1496"]);
@@ -93,13 +104,7 @@ fn rules_see_shared_objects_and_files_deleted_later() {
 /// its matches, and each copy is still a finding of its own, in its own layer.
 #[test]
 fn copies_of_a_file_are_each_reported_in_their_layer() {
-    let rules = tempfile::tempdir().unwrap();
-    std::fs::write(rules.path().join("mine.yar"), RULE).unwrap();
-    let bundle = Bundle::embedded()
-        .unwrap()
-        .with_user_dir(rules.path())
-        .unwrap();
-    let analyzers = Analyzers::from_bundle(&bundle).unwrap();
+    let analyzers = with_marker_rule();
     // Large enough to be remembered by content.
     let mut so = b"\x7fELF\x02\x01\x01".to_vec();
     so.resize(64 << 10, 0);
@@ -118,11 +123,7 @@ fn copies_of_a_file_are_each_reported_in_their_layer() {
             Entry::exec("opt/copy.so", so),
         ]),
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let info = write_oci_layout(dir.path(), &[("v1", &spec)]).unwrap();
-    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
-    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
-    let layers = &info.layer_digests[0];
+    let (_dir, image, layers) = image_of(&spec);
     for jobs in [1, 2] {
         let opts = ScanOptions {
             jobs,
@@ -181,10 +182,7 @@ fn findings_do_not_depend_on_the_number_of_jobs() {
         }
     }
     let spec = ImageSpec::new(layers.into_iter().map(LayerSpec::new).collect());
-    let dir = tempfile::tempdir().unwrap();
-    write_oci_layout(dir.path(), &[("v1", &spec)]).unwrap();
-    let target: Target = format!("oci:{}", dir.path().display()).parse().unwrap();
-    let image = open(&target, &OpenOptions::default()).unwrap().remove(0);
+    let (_dir, image, _) = image_of(&spec);
     let analyzers = Analyzers::from_bundle(&Bundle::embedded().unwrap()).unwrap();
     let scan = |jobs| {
         let opts = ScanOptions {

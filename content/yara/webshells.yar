@@ -12,7 +12,7 @@ rule webshell_php_eval_request {
     description = "PHP code that passes request input ($_GET, $_POST, $_REQUEST, $_COOKIE, $_SERVER) to eval, assert or create_function, directly or through a decoding wrapper: a one-line backdoor that runs any code the caller sends."
     reference = "https://www.php.net/manual/en/function.eval.php; MITRE ATT&CK T1505.003 Web Shell"
   strings:
-    $eval = /\b(?i:eval|assert|create_function)\s*\(\s*(@?\s*[A-Za-z0-9_]{2,20}\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/
+    $eval = /\b([eE][vV][aA][lL]|[aA][sS][sS][eE][rR][tT]|[cC][rR][eE][aA][tT][eE]_[fF][uU][nN][cC][tT][iI][oO][nN])\s*\(\s*(@?\s*[A-Za-z0-9_]{2,20}\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/
   condition:
     $eval
 }
@@ -27,7 +27,7 @@ rule webshell_php_exec_request {
     description = "PHP code that passes request input to system, exec, shell_exec, passthru, popen, proc_open or pcntl_exec, or into backticks: a command-execution webshell."
     reference = "https://www.php.net/manual/en/ref.exec.php; MITRE ATT&CK T1505.003 Web Shell"
   strings:
-    $call = /\b(?i:system|exec|shell_exec|passthru|popen|proc_open|pcntl_exec)\s*\(\s*(@?\s*[A-Za-z0-9_]{2,20}\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/
+    $call = /\b([sS][yY][sS][tT][eE][mM]|[eE][xX][eE][cC]|[sS][hH][eE][lL][lL]_[eE][xX][eE][cC]|[pP][aA][sS][sS][tT][hH][rR][uU]|[pP][oO][pP][eE][nN]|[pP][rR][oO][cC]_[oO][pP][eE][nN]|[pP][cC][nN][tT][lL]_[eE][xX][eE][cC])\s*\(\s*(@?\s*[A-Za-z0-9_]{2,20}\s*\(\s*){0,3}@?\s*\$_(GET|POST|REQUEST|COOKIE|SERVER)\b/
     $backtick = /`[^`\n]{0,20}\$_(GET|POST|REQUEST|COOKIE)\[/
   condition:
     $call or $backtick
@@ -89,9 +89,9 @@ rule webshell_aspx_process_start {
     description = "An ASP.NET page that starts cmd.exe, powershell or /bin/sh (Process.Start / ProcessStartInfo) with arguments taken from Request."
     reference = "https://learn.microsoft.com/en-us/dotnet/api/system.diagnostics.process.start; MITRE ATT&CK T1505.003 Web Shell"
   strings:
-    $page = /<%@\s*(?i:page|webhandler)/
+    $page = /<%@\s*([pP][aA][gG][eE]|[wW][eE][bB][hH][aA][nN][dD][lL][eE][rR])/
     $proc = /(Process\.Start|ProcessStartInfo)\s*\(/
-    $shell = /((?i:cmd\.exe|cmd|powershell(\.exe)?)|\/bin\/(ba)?sh)["']/
+    $shell = /(([cC][mM][dD]\.[eE][xX][eE]|[cC][mM][dD]|[pP][oO][wW][eE][rR][sS][hH][eE][lL][lL](\.[eE][xX][eE])?)|\/bin\/(ba)?sh)["']/
     $req = /Request(\.Form|\.QueryString|\.Params)?\s*[\[(]\s*"[A-Za-z0-9_]{1,20}"\s*[\])]/
   condition:
     $page and $proc and $shell and $req

@@ -289,3 +289,37 @@ fn gates_change_no_result_on_any_sample() {
     assert!(found >= declared_ids().len(), "only {found} rule hits");
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
+
+/// Our rules stay within what libyara (Debian's `yara` 4.2) also compiles: the benchmark
+/// runs them through the `yara` CLI, and users take them to other YARA tools. yara-x accepts
+/// more (inline `(?i:...)` groups, for one), so this is checked with libyara itself.
+#[test]
+fn the_bundled_rules_compile_with_libyara_too() {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut dirs = vec![workspace_root().join("content/yara")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "yar" || x == "yara") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 5, "rule files not found: {files:?}");
+    let empty = tempfile::NamedTempFile::new().unwrap();
+    // One invocation with every file, as the benchmark runs them; -w: warnings are not errors.
+    let out = std::process::Command::new("yara")
+        .arg("-w")
+        .args(&files)
+        .arg(empty.path())
+        .output()
+        .unwrap_or_else(|e| panic!("running `yara`: {e}; install Debian's yara (.ci/run does)"));
+    assert!(
+        out.status.success(),
+        "libyara refuses the bundled rules:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

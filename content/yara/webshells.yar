@@ -91,7 +91,7 @@ rule webshell_aspx_process_start {
   strings:
     $page = /<%@\s*([pP][aA][gG][eE]|[wW][eE][bB][hH][aA][nN][dD][lL][eE][rR])/
     $proc = /(Process\.Start|ProcessStartInfo)\s*\(/
-    $shell = /(([cC][mM][dD]\.[eE][xX][eE]|[cC][mM][dD]|[pP][oO][wW][eE][rR][sS][hH][eE][lL][lL](\.[eE][xX][eE])?)|\/bin\/(ba)?sh)["']/
+    $shell = /(cmd\.exe|cmd|powershell(\.exe)?|\/bin\/(ba)?sh)["']/ nocase
     $req = /Request(\.Form|\.QueryString|\.Params)?\s*[\[(]\s*"[A-Za-z0-9_]{1,20}"\s*[\])]/
   condition:
     $page and $proc and $shell and $req

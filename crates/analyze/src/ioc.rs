@@ -23,6 +23,9 @@ const STRATUM_PORTS: &str = "ioc/stratum-ports.txt";
 const BAD_HASHES: &str = "ioc/bad-hashes.txt";
 const MALICIOUS_IMAGES: &str = "ioc/malicious-images.txt";
 
+/// sha256 of zero bytes.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
 /// How much of a file the pool-domain search reads. Pool addresses sit in configs, scripts
 /// and the data section of miner binaries; whole-file string matching is the YARA rules' job.
 const POOL_SEARCH_BYTES: usize = 1 << 20;
@@ -109,6 +112,13 @@ fn check_value(kind: Kind, v: &str) -> Result<(), String> {
         Kind::Sha256 => {
             if v.len() != 64 || !v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
                 return Err(format!("`{v}` is not a sha256 in 64 lowercase hex digits"));
+            }
+            // Public hash lists do carry it (a sandbox saw an empty file); listed, it would
+            // flag every empty file of every image as a known payload.
+            if v == EMPTY_SHA256 {
+                return Err(format!(
+                    "`{v}` is the sha256 of an empty file, which no payload list may hold"
+                ));
             }
         }
         Kind::Image => {
@@ -426,6 +436,11 @@ mod tests {
                 Kind::Sha256,
                 format!("{} | x | {SRC}\n", "a".repeat(63)),
                 "sha256",
+            ),
+            (
+                Kind::Sha256,
+                format!("{EMPTY_SHA256} | x | {SRC}\n"),
+                "empty file",
             ),
             (
                 Kind::Image,

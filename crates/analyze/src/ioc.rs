@@ -558,5 +558,11 @@ mod tests {
         assert!(i.stratum_ports().iter().any(|e| e.value == "3333"));
         assert!(i.known_malicious_image("gakeaws/nginx:v8.9").is_some());
         assert!(i.known_malicious_image("nginx:1.27").is_none());
+        // A Kinsing payload from Lacework Labs' list; looked up as the walker writes digests.
+        let kinsing = i
+            .bad_hash("sha256:511de8dd7f3cb4c5d88cd5a62150e6826cb2f825fa60607a201a8542524442e2")
+            .expect("shipped bad hash");
+        assert!(kinsing.note.starts_with("Kinsing") && kinsing.source.contains("lacework"));
+        assert!(i.bad_hash(EMPTY_SHA256).is_none());
     }
 }

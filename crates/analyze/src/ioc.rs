@@ -563,7 +563,7 @@ mod tests {
             .bad_hash("sha256:511de8dd7f3cb4c5d88cd5a62150e6826cb2f825fa60607a201a8542524442e2")
             .expect("shipped bad hash");
         assert!(kinsing.note.starts_with("Kinsing") && kinsing.source.contains("lacework"));
-        // A Mirai reference sample from Elastic Security's rules, the last family list added.
+        // And one from the other source, Elastic Security's rules, whose notes differ.
         let mirai = i
             .bad_hash("49c94d184d7e387c3efe34ae6f021e011c3046ae631c9733ab0a230d5fe28ead")
             .expect("shipped bad hash");
